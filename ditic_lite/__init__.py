@@ -1,0 +1,27 @@
+"""ditic-lite: learn, see and check DiT-IC (CVPR 2026) on a laptop CPU.
+
+One import backs every notebook: ``import ditic_lite as dl``.
+
+    codec = dl.load("tiny", rate=0)
+    data = codec.compress("photo.png")
+    image = codec.decompress(data)
+"""
+__version__ = "0.1.0"
+
+from .notebook import check_runtime as _check_runtime
+
+_check_runtime()  # Colab: "restart the runtime" instead of a numpy ABI error (notebook.py)
+
+from .codec import Codec
+from .config import DiTICConfig, tiny_config
+from .container import DecodeError
+from .images import ImageError, load_image
+from .zoo import CheckpointError, load, load_base
+from .notebook import setup
+from . import align, flow, metrics, notebook, plots, reference, teaching, viz  # dl.teaching.*, dl.viz.*, ... in notebooks
+
+__all__ = [
+    "Codec", "CheckpointError", "DecodeError", "DiTICConfig", "ImageError", "load", "load_base",
+    "load_image", "tiny_config",
+    "setup",
+]

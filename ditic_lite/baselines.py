@@ -1,0 +1,235 @@
+"""Baseline codecs behind the kit's one codec interface.
+
+Every codec has ``name``, ``rates`` (rate ids), ``compress(img) -> bytes`` and
+``decompress(data, steps=1) -> PIL.Image``; :func:`get_codec` builds any of them by name:
+
+* ``jpeg``, ``webp``, ``avif``: Pillow at a quality from a fixed ladder per rate id, or hit a
+  target bits per pixel with :meth:`PillowCodec.at_bpp` (binary search over quality);
+* ``tiny`` (DiT-IC tiny) and ``mse`` (same latent codec, plain decoder): ``ditic_lite.load``;
+* CompressAI zoo models (``bmshj2018-hyperprior``, ``mbt2018-mean``, ``cheng2020-anchor``, ...),
+  MSE-optimised, with pretrained weights downloaded by CompressAI (``BaselineUnavailable`` offline).
+
+Explained in notebook ``05_evaluation``.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from PIL import Image
+from PIL import features as pil_features
+
+from . import container
+from .images import ImageLike, pad_to_multiple, to_pil, to_rgb, to_tensor
+from .metrics import WeightsUnavailable, bits_per_pixel, weights_download
+
+
+class BaselineUnavailable(WeightsUnavailable):
+    """A baseline cannot run here: missing encoder support or weights that cannot be fetched."""
+
+
+class Codec(Protocol):
+    """What the evaluation and the benchmark need from a codec."""
+
+    name: str
+    rates: list[int]
+
+    def compress(self, img: ImageLike) -> bytes: ...
+
+    def decompress(self, data: bytes, steps: int = 1) -> Image.Image: ...
+
+
+def _as_pil(img: ImageLike) -> Image.Image:
+    return to_rgb(img) if isinstance(img, Image.Image) else to_pil(to_tensor(img))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pillow: JPEG, WebP, AVIF
+# ---------------------------------------------------------------------------------------------
+
+QUALITY_RANGE = {"jpeg": (1, 95), "webp": (0, 100), "avif": (0, 100)}  # Pillow's usable range
+# default quality per rate id: low rates first, reaching down towards the DiT-IC range (< 0.2 bpp)
+LADDERS = {
+    "jpeg": [5, 10, 20, 35, 50, 75, 90],
+    "webp": [0, 5, 15, 30, 50, 75, 90],
+    "avif": [5, 20, 35, 50, 65, 80, 90],
+}
+_PIL_FORMAT = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+
+
+def _check_avif() -> None:
+    if pil_features.check("avif"):
+        return
+    try:
+        import pillow_avif  # noqa: F401  (registers the plugin)
+    except ImportError:
+        raise BaselineUnavailable(
+            "AVIF needs Pillow built with libavif (Pillow >= 11.3 wheels) or the pillow-avif-plugin package"
+        ) from None
+
+
+@dataclass
+class PillowCodec:
+    """A still-image format through Pillow at a fixed quality (standard settings, 4:2:0 chroma)."""
+
+    format: str = "jpeg"
+    quality: int = 75
+
+    def __post_init__(self) -> None:
+        if self.format not in _PIL_FORMAT:
+            raise ValueError(f"unknown Pillow format {self.format!r}; choose from {sorted(_PIL_FORMAT)}")
+        if self.format == "avif":
+            _check_avif()
+        lo, hi = QUALITY_RANGE[self.format]
+        if not lo <= self.quality <= hi:
+            raise ValueError(f"{self.format} quality must be in [{lo}, {hi}], got {self.quality}")
+
+    @property
+    def name(self) -> str:
+        return self.format
+
+    @property
+    def rates(self) -> list[int]:
+        return list(range(len(LADDERS[self.format])))
+
+    def encode(self, img: ImageLike, quality: int) -> bytes:
+        """Encode at ``quality`` -> the file bytes."""
+        buf = io.BytesIO()
+        _as_pil(img).save(buf, format=_PIL_FORMAT[self.format], quality=int(quality))
+        return buf.getvalue()
+
+    def decode(self, data: bytes) -> Image.Image:
+        """File bytes -> RGB image."""
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.convert("RGB")
+
+    def compress(self, img: ImageLike) -> bytes:
+        return self.encode(img, self.quality)
+
+    def decompress(self, data: bytes, steps: int = 1) -> Image.Image:
+        return self.decode(data)  # ``steps`` only matters for diffusion codecs
+
+    def at_bpp(self, img: ImageLike, target_bpp: float) -> tuple[bytes, int]:
+        """Highest quality whose file is at most ``target_bpp`` -> (bytes, quality).
+
+        Binary search over the integer quality (file size grows with quality). If even the lowest
+        quality is above the target, that lowest-quality file is returned.
+        """
+        pil = _as_pil(img)
+        lo, hi = QUALITY_RANGE[self.format]
+        best = None
+        while lo <= hi:
+            q = (lo + hi) // 2
+            data = self.encode(pil, q)
+            if bits_per_pixel(len(data), pil.height, pil.width) <= target_bpp:
+                best, lo = (data, q), q + 1
+            else:
+                hi = q - 1
+        if best is None:
+            q = QUALITY_RANGE[self.format][0]
+            best = (self.encode(pil, q), q)
+        return best
+
+
+# ---------------------------------------------------------------------------------------------
+# CompressAI zoo (pretrained MSE models)
+# ---------------------------------------------------------------------------------------------
+
+ZOO_PAD = 64  # the zoo's hyperprior models downsample by 64
+
+
+class ZooCodec:
+    """A CompressAI zoo model at one quality, coding into the kit's ``.ditic`` container.
+
+    The container (``ditic_lite.container``) adds about 40 bytes of header to the two rANS
+    streams; they count in the bpp like every other file. ``pretrained=False`` gives random
+    weights (for tests of the wiring only).
+    """
+
+    def __init__(self, name: str, quality: int, pretrained: bool = True, device: str = "cpu"):
+        from compressai.zoo import image_models
+        from compressai.zoo.image import cfgs
+
+        name = name.replace("_", "-")
+        if name not in cfgs:
+            raise ValueError(f"unknown CompressAI zoo model {name!r}; choose from {sorted(cfgs)}")
+        if quality not in cfgs[name]:
+            raise ValueError(f"{name} qualities are {sorted(cfgs[name])}, got {quality}")
+        self.name, self.quality, self.device = name, quality, device
+        self.rates = [q - 1 for q in sorted(cfgs[name])]
+        with weights_download(f"{name} q{quality}", "CompressAI's pretrained weights", BaselineUnavailable):
+            model = image_models[name](quality=quality, pretrained=pretrained)
+        if not pretrained:
+            model.update(force=True)
+        self.model = model.eval().to(device)
+        self._id = hashlib.sha256(f"{name}-{quality}-{pretrained}".encode()).digest()[:8]
+
+    @torch.no_grad()
+    def compress(self, img: ImageLike) -> bytes:
+        x = to_tensor(img).to(self.device)
+        h, w = x.shape[-2:]
+        out = self.model.compress(pad_to_multiple(x, ZOO_PAD))
+        streams = [s[0] for s in out["strings"]]
+        header = container.Header(model=self.name, checkpoint_id=self._id, rate=self.quality - 1, height=h, width=w)
+        return container.pack(header, streams)
+
+    @torch.no_grad()
+    def decompress(self, data: bytes, steps: int = 1) -> Image.Image:
+        header, streams = container.unpack(data)
+        if header.model != self.name or header.checkpoint_id != self._id:
+            raise container.DecodeError(f"file was coded by {header.model}, not by {self.name} q{self.quality}")
+        ph, pw = -(-header.height // ZOO_PAD) * ZOO_PAD, -(-header.width // ZOO_PAD) * ZOO_PAD
+        out = self.model.decompress([[s] for s in streams], (ph // ZOO_PAD, pw // ZOO_PAD))
+        return to_pil(out["x_hat"][..., : header.height, : header.width])
+
+
+# ---------------------------------------------------------------------------------------------
+# One entry point
+# ---------------------------------------------------------------------------------------------
+
+LEARNED = ("tiny", "mse")
+
+
+def _zoo_names() -> list[str]:
+    from compressai.zoo.image import cfgs
+    return sorted(cfgs)
+
+
+def codec_names() -> list[str]:
+    """Every name :func:`get_codec` accepts."""
+    return [*LADDERS, *LEARNED, *_zoo_names()]
+
+
+def get_codec(name: str, rate: int = 0, **kwargs) -> Codec:
+    """Build codec ``name`` at rate id ``rate`` (0 = lowest rate).
+
+    Pillow formats map the rate id to a quality in ``LADDERS``; zoo models to quality ``rate + 1``;
+    ``tiny`` / ``mse`` go through ``ditic_lite.load(name, rate, **kwargs)``.
+    """
+    key = name.lower().replace("_", "-")
+    if key in LADDERS:
+        ladder = LADDERS[key]
+        if not 0 <= rate < len(ladder):
+            raise ValueError(f"{key} rate ids are 0..{len(ladder) - 1}, got {rate}")
+        return PillowCodec(key, ladder[rate])
+    if key in LEARNED:
+        from .zoo import load
+        return load(key, rate=rate, **kwargs)
+    if key in _zoo_names():
+        return ZooCodec(key, rate + 1, **kwargs)
+    raise ValueError(f"unknown codec {name!r}; choose from {codec_names()}")
+
+
+def codec_rates(name: str) -> list[int]:
+    """Rate ids of codec ``name`` without loading weights where possible."""
+    key = name.lower().replace("_", "-")
+    if key in LADDERS:
+        return list(range(len(LADDERS[key])))
+    if key in _zoo_names():
+        from compressai.zoo.image import cfgs
+        return [q - 1 for q in sorted(cfgs[key])]
+    return list(get_codec(key, 0).rates)

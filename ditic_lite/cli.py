@@ -1,0 +1,163 @@
+"""``ditic-lite`` command line: compress, decompress, info, demo, train, eval, plot, bench.
+
+Each module that owns a command contributes it with ``add_cli(subparsers)``; this file only
+dispatches and turns expected errors into one ``error: ...`` line with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .container import DecodeError
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    from .images import load_image
+    from .metrics import bits_per_pixel
+    from .zoo import load
+
+    image = load_image(args.input)
+    codec = load(args.model, rate=args.rate)
+    tic = time.perf_counter()
+    data = codec.compress(image)
+    seconds = time.perf_counter() - tic
+    Path(args.output).write_bytes(data)
+    bpp = bits_per_pixel(len(data), image.height, image.width)
+    print(f"{args.output}: {len(data)} bytes, {bpp:.4f} bpp ({image.width}x{image.height}, "
+          f"model {args.model} rate {args.rate}, {seconds:.2f} s)")
+    return 0
+
+
+def _read_bytes(path: str) -> bytes:
+    """Read a .ditic file, at most one byte past the format's limit (a device or FIFO never hangs)."""
+    from .container import MAX_FILE_BYTES
+
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise DecodeError(f"{path}: larger than the limit of {MAX_FILE_BYTES} bytes for a .ditic file")
+    return data
+
+
+def _codec_for(data: bytes):
+    from . import container
+    from .zoo import load
+
+    header, _ = container.unpack(data)
+    return load(header.model, rate=header.rate) if header.model != "official" else None, header
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+    data = _read_bytes(args.input)
+    codec, header = _codec_for(data)
+    if codec is None:
+        raise DecodeError("files of the official model decode with ditic_lite.load('official', checkpoint=...)")
+    tic = time.perf_counter()
+    image = codec.decompress(data, steps=args.steps)
+    seconds = time.perf_counter() - tic
+    image.save(args.output)
+    print(f"{args.output}: {image.width}x{image.height}, {args.steps} step(s), {seconds:.2f} s")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import container
+    from .metrics import bits_per_pixel
+
+    data = _read_bytes(args.input)
+    header, streams = container.unpack(data)
+    print(f"model:       {header.model}")
+    print(f"rate:        {header.rate}")
+    print(f"checkpoint:  {header.checkpoint_id.hex()}")
+    print(f"image:       {header.width}x{header.height}")
+    print(f"streams:     y {len(streams[0])} bytes, z {len(streams[1]) if len(streams) > 1 else 0} bytes")
+    print(f"file:        {len(data)} bytes, {bits_per_pixel(len(data), header.height, header.width):.4f} bpp")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The README's main job: code a sample photo and save original | reconstruction."""
+    from .images import load_image
+    from .metrics import bits_per_pixel, psnr
+    from .viz import side_by_side
+    from .zoo import load
+
+    image = load_image(args.input)
+    codec = load(args.model, rate=args.rate)
+    data = codec.compress(image)
+    Path(args.bitstream).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.bitstream).write_bytes(data)
+    rec = codec.decompress(Path(args.bitstream).read_bytes())
+    bpp = bits_per_pixel(len(data), image.height, image.width)
+    quality = psnr(image, rec)
+    title = f"{args.model} rate {args.rate}: {len(data)} bytes, {bpp:.3f} bpp, PSNR {quality:.2f} dB"
+    side_by_side([image, rec], ["original", f"DiT-IC {args.model} (1 step)"], title, args.figure)
+    print(title)
+    print(f"wrote {args.bitstream} and {args.figure}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ditic-lite", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compress", help="code an image into a .ditic file")
+    p.add_argument("input"), p.add_argument("output")
+    p.add_argument("--model", default="tiny", help="tiny (default) or mse")
+    p.add_argument("--rate", type=int, default=0, help="rate point index (see `ditic-lite info`)")
+    p.set_defaults(func=_cmd_compress)
+
+    p = sub.add_parser("decompress", help="decode a .ditic file into an image")
+    p.add_argument("input"), p.add_argument("output")
+    p.add_argument("--steps", type=int, default=1, help="Euler steps of the flow (1 = one-step)")
+    p.set_defaults(func=_cmd_decompress)
+
+    p = sub.add_parser("info", help="print the header of a .ditic file")
+    p.add_argument("input")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("demo", help="compress + decompress a photo, write a side-by-side figure")
+    p.add_argument("input", nargs="?", default=str(Path("data") / "samples" / "kite.png"))
+    p.add_argument("--model", default="tiny")
+    p.add_argument("--rate", type=int, default=0)
+    p.add_argument("--bitstream", default=str(Path("figures") / "demo.ditic"))
+    p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
+    p.set_defaults(func=_cmd_demo)
+
+    for module in ("train", "evaluate", "bench"):
+        try:
+            mod = __import__(f"ditic_lite.{module}", fromlist=["add_cli"])
+        except ImportError as err:  # an optional command whose dependencies are missing
+            missing = str(err)
+            q = sub.add_parser(module if module != "evaluate" else "eval", help=f"(unavailable: {missing})")
+            q.set_defaults(func=lambda a, m=missing: _unavailable(m))
+            continue
+        mod.add_cli(sub)
+    return parser
+
+
+def _unavailable(message: str) -> int:
+    raise RuntimeError(f"this command is unavailable: {message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (DecodeError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError,
+            RuntimeError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if isinstance(err, FileNotFoundError) and err.filename:
+            message = f"no such file: {err.filename}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

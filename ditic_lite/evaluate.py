@@ -1,0 +1,236 @@
+"""Rate-distortion evaluation of any codecs on any folder of images -> a tidy table.
+
+One row per (image, codec, rate, steps): real file bytes and bpp, the metrics, and encode /
+decode seconds. ``ditic-lite eval`` writes it as CSV; ``ditic-lite plot`` draws the curves.
+
+>>> df = evaluate("data/samples", ["jpeg", "webp", "tiny"])   # doctest: +SKIP
+>>> plots.plot_rd(df, reference_dataset="kodak")              # doctest: +SKIP
+
+Explained in notebook ``05_evaluation``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import metrics as M
+from .baselines import LADDERS, Codec, PillowCodec, codec_rates, get_codec
+from .data import list_images, resolve
+from .images import load_image
+
+DIFFUSION_CODECS = ("tiny",)  # codecs whose decoder takes a number of steps; others get steps = 0
+
+
+def select_metrics(names: Sequence[str] | str | None = None) -> list[str]:
+    """Metric names to compute. ``None`` / ``"auto"``: PSNR, MS-SSIM and whichever of LPIPS / DISTS
+    can load their weights here (a note says which could not). Named metrics must be available."""
+    if names is None or names == "auto" or list(names) == ["auto"]:
+        chosen = ["psnr", "ms_ssim"]
+        for name in M.NEEDS_WEIGHTS:
+            if M.available(name):
+                chosen.append(name)
+            else:
+                print(f"note: skipping {name}: {_reason(name)}")
+        return chosen
+    names = [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in M.METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {sorted(M.METRICS)} or 'auto'")
+    for name in names:
+        M.require(name)  # MetricUnavailable with the reason, before any coding starts
+    return names
+
+
+def _reason(name: str) -> str:
+    try:
+        M.require(name)
+        return "available"
+    except M.MetricUnavailable as err:
+        return str(err)
+
+
+def _score(reference, test, names: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = M.METRICS[name](reference, test)
+        except ValueError as err:  # MS-SSIM on images below 161 px
+            warnings.warn(f"{name}: {err}; recorded as NaN", stacklevel=3)
+            out[name] = float("nan")
+    return out
+
+
+def evaluate(
+    data: str | Path,
+    codecs: Sequence[str | Codec],
+    steps: Sequence[int] = (1,),
+    metrics: Sequence[str] | str | None = None,
+    rates: Sequence[int] | None = None,
+    target_bpp: Sequence[float] | None = None,
+    max_images: int | None = None,
+    fid: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Code every image of ``data`` with every codec at every rate; return the per-image table.
+
+    Args:
+        data: a folder of images, or a data-set name (``kodak``, ``clic2020``, ``div2k``).
+        codecs: names accepted by :func:`ditic_lite.baselines.get_codec`, or codec objects
+            (evaluated at their own rate).
+        steps: decoding steps tried for diffusion codecs (``tiny``).
+        metrics: see :func:`select_metrics`.
+        rates: rate ids to run (default: all of each codec).
+        target_bpp: for Pillow codecs, hit these bpp per image (binary search over quality)
+            instead of the fixed quality ladder; rate id = index in this list.
+        max_images: use only the first N images (sorted by name).
+        fid: add data-set level patch FID / KID per (codec, rate, steps), repeated on its rows.
+
+    Columns: image, codec, rate, quality (Pillow only), steps (0 = no diffusion), height, width,
+    bytes, bpp, one per metric, encode_s, decode_s [, fid, kid].
+    """
+    folder = resolve(data, progress=progress)
+    paths = list_images(folder)[:max_images]
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no images found")
+    names = select_metrics(metrics)
+    images = [(str(p.relative_to(folder)), load_image(p)) for p in paths]
+    fid_acc: dict[tuple, M.PatchFIDKID] = {}
+
+    jobs = []  # (codec name or object, rate id, pillow target or None)
+    for name in codecs:
+        if not isinstance(name, str):  # an already built codec, at its own rate
+            jobs.append((name, getattr(name, "rate", 0), None))
+            continue
+        key = name.lower()
+        if target_bpp is not None and key in LADDERS:
+            jobs += [(key, i, t) for i, t in enumerate(target_bpp)]
+        else:
+            jobs += [(key, r, None) for r in (rates if rates is not None else codec_rates(key))]
+    rows = []
+    bar = tqdm(total=len(jobs) * len(images), desc="eval", disable=not progress)
+    for name, rate, target in jobs:
+        if isinstance(name, str):
+            codec = PillowCodec(name) if target is not None else get_codec(name, rate)
+        else:
+            codec, name = name, name.name
+        step_list = list(steps) if name in DIFFUSION_CODECS else [0]
+        for image_name, img in images:
+            t0 = time.perf_counter()
+            if target is not None:
+                data_bytes, quality = codec.at_bpp(img, target)
+            else:
+                data_bytes, quality = codec.compress(img), getattr(codec, "quality", None)
+            encode_s = time.perf_counter() - t0
+            for k in step_list:
+                t0 = time.perf_counter()
+                rec = codec.decompress(data_bytes, steps=k) if k else codec.decompress(data_bytes)
+                decode_s = time.perf_counter() - t0
+                if rec.size != img.size:
+                    raise RuntimeError(f"{name} returned {rec.size} for a {img.size} image")
+                rows.append({
+                    "image": image_name, "codec": name, "rate": rate, "quality": quality, "steps": k,
+                    "height": img.height, "width": img.width, "bytes": len(data_bytes),
+                    "bpp": M.bits_per_pixel(len(data_bytes), img.height, img.width),
+                    **_score(img, rec, names), "encode_s": encode_s, "decode_s": decode_s,
+                })
+                if fid:
+                    fid_acc.setdefault((name, rate, k), M.PatchFIDKID()).update(img, rec)
+            bar.update()
+    bar.close()
+    df = pd.DataFrame(rows)
+    if fid:
+        scores = {key: acc.compute() for key, acc in fid_acc.items()}
+        keys = list(zip(df["codec"], df["rate"], df["steps"]))
+        df["fid"] = [scores[k]["fid"] for k in keys]
+        df["kid"] = [scores[k]["kid"] for k in keys]
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# command line: ditic-lite eval / ditic-lite plot
+# ---------------------------------------------------------------------------------------------
+
+def _ints(text: str) -> list[int]:
+    return [int(t) for t in text.split(",") if t]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(t) for t in text.split(",") if t]
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    df = evaluate(
+        args.data, [c.strip() for c in args.codecs.split(",") if c.strip()], steps=_ints(args.steps),
+        metrics=args.metrics.split(","), rates=_ints(args.rates) if args.rates else None,
+        target_bpp=_floats(args.target_bpp) if args.target_bpp else None, max_images=args.max_images,
+        fid=args.fid, progress=not args.quiet,
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    from .plots import rate_points
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(rate_points(df).round(4).to_string(index=False))
+    print(f"wrote {out} ({len(df)} rows)")
+    if args.plot:
+        _save_plot(df, args.plot, args.reference)
+    return 0
+
+
+def _save_plot(df: pd.DataFrame, out: str | Path, reference_dataset: str | None,
+               metrics: Sequence[str] | None = None) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from .plots import plot_rd
+
+    fig = plot_rd(df, metrics=metrics, reference_dataset=reference_dataset)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    path = Path(args.results)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such results file (write one with `ditic-lite eval`)")
+    df = pd.read_csv(path)
+    if "bpp" not in df.columns:
+        raise ValueError(f"{path}: not a results table (no 'bpp' column)")
+    _save_plot(df, args.out or path.with_suffix(".png"), args.reference,
+               args.metrics.split(",") if args.metrics else None)
+    return 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``eval`` and ``plot`` on the ``ditic-lite`` command."""
+    p = subparsers.add_parser("eval", help="rate-distortion table of codecs on a folder of images",
+                              description="Code every image with every codec and rate; write a tidy CSV.")
+    p.add_argument("--data", required=True, help="image folder, or kodak / clic2020 / div2k (downloaded)")
+    p.add_argument("--codecs", default="tiny,jpeg,webp",
+                   help="comma list: tiny, mse, jpeg, webp, avif, or CompressAI zoo names (default: %(default)s)")
+    p.add_argument("--steps", default="1", help="decoding steps of diffusion codecs, comma list (default: 1)")
+    p.add_argument("--rates", default=None, help="rate ids, comma list (default: all)")
+    p.add_argument("--target-bpp", default=None, help="for jpeg/webp/avif: hit these bpp per image instead")
+    p.add_argument("--metrics", default="auto", help="comma list of psnr, ms_ssim, lpips, dists, or auto")
+    p.add_argument("--fid", action="store_true", help="also patch FID/KID per codec and rate (needs Inception weights)")
+    p.add_argument("--max-images", type=int, default=None, help="only the first N images")
+    p.add_argument("--out", default="results/results.csv", help="CSV to write (default: %(default)s)")
+    p.add_argument("--plot", default=None, help="also save the rate-distortion plot here (.png)")
+    p.add_argument("--reference", default=None, help="overlay the paper's curve: kodak, clic2020 or div2k")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_eval)
+
+    q = subparsers.add_parser("plot", help="rate-distortion curves from an eval CSV",
+                              description="Draw bpp vs PSNR / MS-SSIM (/ LPIPS / DISTS) per codec.")
+    q.add_argument("results", help="CSV written by `ditic-lite eval`")
+    q.add_argument("--out", default=None, help="image to write (default: next to the CSV, .png)")
+    q.add_argument("--reference", default=None, help="overlay the paper's curve: kodak, clic2020 or div2k")
+    q.add_argument("--metrics", default=None, help="comma list of metric columns (default: all present)")
+    q.set_defaults(func=_run_plot)

@@ -1,0 +1,161 @@
+"""Image conversion and the kit's single padding rule.
+
+Every codec in the kit takes "an image" in any of the forms people have at hand (PIL image,
+HxWx3 uint8 array, float tensor in [0, 1]) and returns PIL images; these helpers do the
+conversions in one place. Explained in notebook ``01_quickstart``.
+"""
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
+
+MAX_PIXELS = 4096 * 4096  # refuse larger inputs before allocating (tile them yourself)
+"""Largest image, counted after padding to the codec's multiple. 16.8 MP peaks at about 3.5 GB
+of memory with the tiny model on a CPU (4000x3000: 3.2 GB); see ``tests/test_odd_images.py``."""
+
+# what Pillow raises on damaged or hostile files (its own fuzzers accept the same set)
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+               Image.DecompressionBombError)
+
+
+class ImageError(ValueError):
+    """The input is not an image the kit can code (wrong type, shape, size or file)."""
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file as 8-bit RGB, applying its EXIF orientation.
+
+    Grayscale and palette images are converted to RGB; an alpha channel is dropped with a warning;
+    16-bit images are scaled to 8 bits. The size is checked against :data:`MAX_PIXELS` from the
+    file header, before the pixels are decoded.
+    """
+    try:
+        with Image.open(path) as im:
+            check_size(im.height, im.width)
+            im.load()
+            return to_rgb(ImageOps.exif_transpose(im))
+    except (FileNotFoundError, ImageError):
+        raise
+    except _PIL_ERRORS as err:  # PIL's "cannot identify image file", truncated data, ...
+        raise ImageError(f"{path}: not a readable image ({err})") from None
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB (alpha dropped with a warning, 16-bit scaled down).
+
+    16-bit modes (``I;16*``) are scaled by 255/65535 whatever their range; 32-bit integer
+    images (``I``) are read as 16-bit when a value exceeds 255 and as 8-bit otherwise.
+    """
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
+        warnings.warn("dropping the alpha channel (the codec codes RGB only)", stacklevel=3)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if im.mode == "I" and a.max() <= 255 else 65535.0
+        im = Image.fromarray(np.clip(a / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if im.mode == "La":  # Pillow has no La -> RGB conversion
+        im = im.convert("LA")
+    try:
+        return im.convert("RGB")
+    except ValueError as err:
+        raise ImageError(f"cannot convert a {im.mode} image to RGB ({err})") from None
+
+
+def to_tensor(img: ImageLike) -> torch.Tensor:
+    """Any accepted image form -> float32 tensor 1x3xHxW in [0, 1]."""
+    if isinstance(img, (str, Path)):
+        img = load_image(img)
+    if isinstance(img, Image.Image):
+        check_size(img.height, img.width)  # before any conversion allocates
+        img = np.asarray(to_rgb(img))
+    if isinstance(img, np.ndarray):
+        if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
+            raise ImageError(f"expected an HxWx3 array, got shape {tuple(img.shape)}")
+        check_size(img.shape[0], img.shape[1])
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        if img.shape[2] == 4:
+            warnings.warn("dropping the alpha channel (the codec codes RGB only)", stacklevel=2)
+            img = img[..., :3]
+        if img.dtype == np.uint8:
+            x = torch.from_numpy(np.array(img, copy=True)).float().div_(255.0)
+        elif img.dtype == np.uint16:
+            x = torch.from_numpy(img.astype(np.float32) / 65535.0)
+        elif np.issubdtype(img.dtype, np.floating):
+            x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+        else:
+            raise ImageError(f"unsupported array dtype {img.dtype}")
+        img = x.permute(2, 0, 1)[None]
+    if not isinstance(img, torch.Tensor):
+        raise ImageError(f"expected a PIL image, an array, a tensor or a path, got {type(img).__name__}")
+    x = img.detach().float()
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise ImageError(f"expected a 3xHxW or 1x3xHxW tensor, got shape {tuple(img.shape)}")
+    if not torch.isfinite(x).all():
+        raise ImageError("the image tensor holds NaN or infinite values")
+    check_size(x.shape[-2], x.shape[-1])
+    return x.clamp(0.0, 1.0)
+
+
+def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """Height and width after :func:`pad_to_multiple` (the next multiples of ``multiple``)."""
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+def check_size(height: int, width: int, max_pixels: int = MAX_PIXELS, multiple: int = 1) -> None:
+    """Refuse empty images and images above ``max_pixels`` with a message naming the limit.
+
+    With ``multiple`` the size counted is the padded one (:func:`pad_to_multiple`), which is what
+    the codec allocates: a 1x65536 strip pads to 256x65536 = 16.8 MP.
+    """
+    if height < 1 or width < 1:
+        raise ImageError(f"empty image ({width}x{height})")
+    padded_h, padded_w = padded_size(height, width, multiple)
+    if padded_h * padded_w > max_pixels:
+        padded = "" if multiple == 1 else f", padded to multiples of {multiple}: {padded_w}x{padded_h}"
+        raise ImageError(
+            f"image is {width}x{height}{padded} = {padded_h * padded_w / 1e6:.1f} MP, above the limit "
+            f"of {max_pixels / 1e6:.1f} MP (ditic_lite.images.MAX_PIXELS); crop or tile it first"
+        )
+
+
+def to_pil(x: torch.Tensor) -> Image.Image:
+    """Float tensor (1x)3xHxW in [0, 1] -> 8-bit RGB PIL image (rounded, not truncated)."""
+    x = x.detach().float().cpu()
+    if x.ndim == 4:
+        x = x[0]
+    a = (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(a, "RGB")
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "reflect") -> torch.Tensor:
+    """Pad right and bottom so height and width are multiples of ``multiple``.
+
+    ``reflect`` (the official DiT-IC rule: the edge pixel is not repeated) needs the pad to be
+    smaller than the image side; where it is not (tiny images), the part that reflection cannot
+    provide is filled by replicating the edge, so any size >= 1 works. Crop back with
+    ``x[..., :H, :W]``.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    if mode == "reflect":
+        # reflect as much as the image allows, repeat the rest
+        rh, rw = min(pad_h, h - 1), min(pad_w, w - 1)
+        if rh or rw:
+            x = F.pad(x, (0, rw, 0, rh), mode="reflect")
+        pad_h, pad_w = pad_h - rh, pad_w - rw
+        mode = "replicate"
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x

