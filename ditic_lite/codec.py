@@ -42,8 +42,8 @@ class Codec:
         return self.model.config.pad_multiple
 
     def _coding_context(self):
-        # one thread on CPU so that encoder and decoder agree bit for bit (determinism.py)
-        return deterministic_threads() if self.device.type == "cpu" else torch.no_grad()
+        # encoder and decoder must agree bit for bit (determinism.py)
+        return deterministic_threads()
 
     # ------------------------------------------------------------------------------ encode
     @torch.no_grad()

@@ -18,13 +18,20 @@ import torch
 
 @contextlib.contextmanager
 def deterministic_threads() -> Iterator[None]:
-    """Run the block with one intra-op thread, then restore the previous count."""
+    """Run the block with one intra-op thread (and, on CUDA, deterministic cuDNN without TF32),
+    then restore the previous settings."""
     previous = torch.get_num_threads()
+    cuda_flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+                  torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.set_num_threads(1)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+        (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) = cuda_flags
 
 
 def seed_everything(seed: int) -> None:

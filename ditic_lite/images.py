@@ -23,7 +23,7 @@ MAX_PIXELS = 4096 * 4096  # refuse larger inputs before allocating (tile them yo
 """Largest image, counted after padding to the codec's multiple. 16.8 MP peaks at about 3.5 GB
 of memory with the tiny model on a CPU (4000x3000: 3.2 GB); see ``tests/test_odd_images.py``."""
 
-# what Pillow raises on damaged or hostile files (its own fuzzers accept the same set)
+# what Pillow may raise on damaged or hostile files (beyond the FileNotFoundError passed on)
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
                Image.DecompressionBombError)
 

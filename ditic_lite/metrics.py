@@ -136,7 +136,7 @@ def _dists_model() -> torch.nn.Module:
     path = next((p for p in candidates if p.exists()), None)
     if path is None:
         raise MetricUnavailable(f"DISTS weights.pt not found in {[str(p) for p in candidates]}")
-    weights = torch.load(path, map_location="cpu")
+    weights = torch.load(path, map_location="cpu", weights_only=True)
     model.alpha.data, model.beta.data = weights["alpha"], weights["beta"]
     return model.eval()
 

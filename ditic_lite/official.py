@@ -36,6 +36,7 @@ from .container import DecodeError
 from .images import pad_to_multiple
 from .latent_codec import _TABLE_BUFFERS
 from .model import DiTIC
+from .zoo import CheckpointError, sha256_file
 
 CONFIG_DIR = Path(__file__).parent / "official_configs"
 HUB_REPO = "JunqiShi/DiT-IC"
@@ -129,7 +130,12 @@ class OfficialDiTIC(DiTIC):
         return self
 
     def enable_tiling(self, **kwargs: Any) -> None:
-        """Opt-in tiled DC-AE encoding/decoding for large images (diffusers ``enable_tiling``)."""
+        """Opt-in tiled DC-AE encoding/decoding for large images (diffusers ``enable_tiling``).
+
+        Tiles (default 512 px, stride 448) are decoded separately and blended, which bounds the
+        decoder's memory; the DC-AE attention is global, so the result differs slightly from an
+        untiled decode. Keyword arguments go to diffusers (keep the stride below the tile size).
+        """
         self.vae.enable_tiling(**kwargs)
 
     def disable_tiling(self) -> None:
@@ -256,11 +262,11 @@ def read_official_bin(data: bytes) -> tuple[list[list[bytes]], tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------- loading
-class CheckpointNotFoundError(FileNotFoundError):
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint is neither a local file nor downloadable (offline / unknown file)."""
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(CheckpointError):
     """The checkpoint's keys or shapes do not match the official architecture."""
 
 
@@ -293,9 +299,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     with open(path, "rb") as f:
         head = f.read(9)
     if path.suffix == ".safetensors" or head[8:9] == b"{":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointMismatchError(f"{path.name}: not a valid safetensors file ({err})") from None
     try:
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -305,6 +315,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointMismatchError(
             f"{path}: holds objects other than tensors; refusing to unpickle it ({err})".splitlines()[0]
         ) from None
+    except (RuntimeError, EOFError, OSError) as err:  # truncated or damaged archive
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointMismatchError(f"{path.name}: truncated or damaged torch file ({message})") from None
     if isinstance(sd, Mapping) and len(sd) == 1 and next(iter(sd)) in ("state_dict", "model"):
         sd = next(iter(sd.values()))
     if not isinstance(sd, Mapping) or not all(torch.is_tensor(v) for v in sd.values()):
@@ -383,8 +396,6 @@ def load_codec(checkpoint: str | Path | None = None, device: torch.device | str 
     The checkpoint id written into ``.ditic`` files is the first 8 bytes of the SHA-256 of the
     checkpoint file (one extra read of the ~4 GB file).
     """
-    import hashlib
-
     from .codec import Codec
 
     if checkpoint is None:
@@ -392,10 +403,7 @@ def load_codec(checkpoint: str | Path | None = None, device: torch.device | str 
             f"the official model needs checkpoint=: a *_merge_ema.pt file from "
             f"https://huggingface.co/{HUB_REPO} (local path or '{HUB_REPO}/<filename>')")
     path = resolve_checkpoint(checkpoint)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            digest.update(chunk)
+    digest = sha256_file(path)
     model = load_official(path, device=device, dtype=dtype)
-    return Codec(model=model, name="official", rate=0, rates=[0], checkpoint_id=digest.digest()[:8],
-                 card={"checkpoint": str(path), "sha256": digest.hexdigest()}, device=torch.device(device))
+    return Codec(model=model, name="official", rate=0, rates=[0], checkpoint_id=bytes.fromhex(digest)[:8],
+                 card={"checkpoint": str(path), "sha256": digest}, device=torch.device(device))

@@ -21,9 +21,11 @@ from . import zoo
 from .config import DiTICConfig, tiny_config
 from .model import DiTIC
 
-# lambda of each shipped rate point (rate weight in L = lambda * bpp + D + ...)
-RATE_LAMBDAS = (8.0, 3.0, 1.0, 0.3)
-LAMBDA_BASE = 1.0
+# lambda of each shipped rate point (rate weight in L = lambda * bpp + D + ...), lowest rate first.
+# Stage 1 trains at the highest rate (smallest lambda); stage 2 "prunes" to each target
+# (paper section 3.5: lambda_target >= lambda_base).
+RATE_LAMBDAS = (0.4, 0.15, 0.06, 0.025)
+LAMBDA_BASE = 0.025
 
 
 def _model_from_run(runs: Path, stage_file: Path, use_dit: bool) -> DiTIC:
@@ -70,6 +72,7 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
     (out / "tiny").mkdir(parents=True, exist_ok=True)
     stage1.config.save(out / "tiny" / "config.json")
     base_card = {**common, "part": "base: autoencoder + base DiT + auxiliary encoder",
+                 "config_sha256": zoo.sha256_file(out / "tiny" / "config.json"),
                  "stages": {k: summaries.get(k) for k in ("ae", "dit")}}
     zoo.save_weights(zoo.base_state(stage1), out / "tiny" / "base.safetensors", base_card)
     zoo.save_weights(zoo.shared_state(stage1), out / "tiny" / "shared.safetensors",

@@ -64,14 +64,15 @@ PERCEPTUAL_WEIGHTS = {"lpips": "alexnet-owt-7be5be79.pth", "dists": "vgg16-39792
 def perceptual_metrics(allow_download: bool | None = None) -> list[str]:
     """Those of LPIPS / DISTS that can be computed here: their backbone weights are in the torch
     hub cache, or ``allow_download`` (default: :func:`ditic_lite.notebook.online`). Offline and
-    uncached this returns ``[]`` without trying a download."""
+    uncached this returns ``[]`` without trying a download. Explained in notebook ``05_rate_perception_curves``."""
     hub = Path(torch.hub.get_dir()) / "checkpoints"
     allow = online() if allow_download is None else allow_download
     return [m for m, f in PERCEPTUAL_WEIGHTS.items() if ((hub / f).exists() or allow) and M.available(m)]
 
 
 def default_metrics() -> list[str]:
-    """PSNR, MS-SSIM and whichever of LPIPS / DISTS :func:`perceptual_metrics` allows."""
+    """PSNR, MS-SSIM and whichever of LPIPS / DISTS :func:`perceptual_metrics` allows.
+    Explained in notebook ``05_rate_perception_curves``."""
     return ["psnr", "ms_ssim", *perceptual_metrics()]
 
 
@@ -80,8 +81,9 @@ def default_metrics() -> list[str]:
 def pipeline_shapes(codec: Codec, image: ImageLike) -> pd.DataFrame:
     """Every tensor of the DiT-IC pipeline for one image, with its shape read off the model.
 
-    One row per stage (encoder -> 64x code -> entropy coding -> 32x latent -> one-step DiT ->
-    decoder): ``stage``, ``tensor``, ``shape``, ``scale`` (image side / tensor side) and
+    One row per tensor, in pipeline order (encoder -> 64x code -> entropy coding -> 32x latent ->
+    one-step DiT -> decoder): ``stage``, ``key`` (short name: ``latent``, ``y``, ``z``, ``bytes``,
+    ``y_tilde``, ``sigma``, ``tokens``, ``y_hat``, ...), ``tensor``, ``shape``, ``scale`` (tensor side / image side) and
     ``values`` (numbers held). Runs the real model (the ``bytes`` row is the real file).
     Explained in notebook ``01_quickstart``.
     """
@@ -95,24 +97,25 @@ def pipeline_shapes(codec: Codec, image: ImageLike) -> pd.DataFrame:
     data = codec.compress(image)
     _, info = codec.decompress(data, steps=1, return_intermediates=True)
     rows = [
-        ("input", "image x", x), ("input", "padded image", xp),
-        ("encoder", "DC-AE latent E(x)", latent), ("encoder", "auxiliary features", latent2),
-        ("64x code", "y = g_a(E(x), aux)", out["y"]), ("64x code", "hyper-latent z", out["likelihoods"]["z"]),
-        ("32x latent", "decoded mean y_tilde", info["y_tilde"]), ("32x latent", "predicted std sigma", info["sigma"]),
-        ("32x latent", "pseudo-timestep map", info["t_map"]), ("32x latent", "residual res", info["res"]),
-        ("latent condition", "tokens c", info["tokens"]),
-        ("one-step DiT", "y_hat = y_tilde - sigma_map v + res", info["y_hat"]),
+        ("input", "x", "image x", x), ("input", "x_pad", "padded image", xp),
+        ("encoder", "latent", "DC-AE latent E(x)", latent), ("encoder", "aux", "auxiliary features", latent2),
+        ("64x code", "y", "y = g_a(E(x), aux)", out["y"]), ("64x code", "z", "hyper-latent z", out["likelihoods"]["z"]),
+        ("32x latent", "y_tilde", "decoded mean y_tilde", info["y_tilde"]),
+        ("32x latent", "sigma", "predicted std sigma", info["sigma"]),
+        ("32x latent", "t_map", "pseudo-timestep map", info["t_map"]), ("32x latent", "res", "residual res", info["res"]),
+        ("latent condition", "tokens", "tokens c", info["tokens"]),
+        ("one-step DiT", "y_hat", "y_hat = y_tilde - sigma_map v + res", info["y_hat"]),
     ]
     table = []
-    for stage, name, t in rows:
+    for stage, key, name, t in rows:
         shape = tuple(t.shape)
         scale = f"1/{round(h / shape[-2])}" if t.ndim == 4 and shape[-2] < h else ("1" if t.ndim == 4 else "-")
-        table.append({"stage": stage, "tensor": name, "shape": "x".join(map(str, shape)), "scale": scale,
+        table.append({"stage": stage, "key": key, "tensor": name, "shape": "x".join(map(str, shape)), "scale": scale,
                       "values": int(t.numel())})
-    table.insert(6, {"stage": "entropy coding", "tensor": "rANS bitstream (y, z) + header", "shape": f"{len(data)} bytes",
-                     "scale": "-", "values": len(data)})
-    table.append({"stage": "decoder", "tensor": "reconstruction x_hat", "shape": f"1x3x{h}x{w}", "scale": "1",
-                  "values": int(3 * h * w)})
+    table.insert(6, {"stage": "entropy coding", "key": "bytes", "tensor": "rANS bitstream (y, z) + header",
+                     "shape": f"{len(data)} bytes", "scale": "-", "values": len(data)})
+    table.append({"stage": "decoder", "key": "x_hat", "tensor": "reconstruction x_hat", "shape": f"1x3x{h}x{w}",
+                  "scale": "1", "values": int(3 * h * w)})
     return pd.DataFrame(table)
 
 
@@ -233,9 +236,10 @@ def texture_correlations(codec: Codec, images: dict[str, ImageLike]) -> pd.DataF
         _, info = codec.roundtrip(pil)
         table = sigma_texture_table(pil, info)
         corr = correlations(table, ys=("sigma",)).iloc[0]
-        rows.append({"image": name, "bpp": info["bpp"], "sigma_mean": table["sigma"].mean(),
-                     "sigma_std": table["sigma"].std(), "t_min": table["t"].min(), "t_max": table["t"].max(),
-                     "pearson_texture_sigma": corr["pearson"], "spearman_texture_sigma": corr["spearman"]})
+        rows.append({"image": name, "bpp": info["bpp"], "sigma_mean": float(table["sigma"].mean()),
+                     "sigma_std": float(table["sigma"].std()), "t_min": float(table["t"].min()),
+                     "t_max": float(table["t"].max()), "pearson_texture_sigma": corr["pearson"],
+                     "spearman_texture_sigma": corr["spearman"]})
     return pd.DataFrame(rows)
 
 
@@ -298,7 +302,8 @@ def _flow_sigmas(strength: float, steps: int, shift: float = 3.0) -> list[float]
 
 def entropy_decode(codec: Codec, data: bytes) -> tuple[dict[str, torch.Tensor], Any, float]:
     """Only the entropy decoding of a ``.ditic`` file: ``(codec outputs, header, seconds)``; the
-    outputs are ``mean`` (y_tilde), ``log_scale``, ``res``, ``prompt``. Explained in notebook ``03``."""
+    outputs are ``mean`` (y_tilde), ``log_scale``, ``res``, ``prompt``. Explained in notebook
+    ``03_one_step_vs_multi_step``."""
     header, (y_string, z_string) = codec.read_header(data)
     shape = (math.ceil(header.height / codec.pad_multiple), math.ceil(header.width / codec.pad_multiple))
     tic = time.perf_counter()
@@ -397,7 +402,8 @@ def compare_steps(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 
 
 
 def caption_for(image_name: str) -> torch.Tensor | None:
-    """Caption embedding [1, 384] of a sample photo (by stem), or ``None`` without a caption."""
+    """Caption embedding [1, 384] of a sample photo (by stem), or ``None`` without a caption.
+    Used by notebook ``03_one_step_vs_multi_step`` (the base DiT's prompt)."""
     caps = sample_captions()
     stems = [Path(f).stem for f in caps["file"]]
     if image_name not in stems:
@@ -424,7 +430,7 @@ def one_step_summary(table: pd.DataFrame, metric: str = "psnr") -> str:
         lines.append(f"More steps of the same adapted flow: best at K={best_k} ({b[metric]:.3f}{unit}, "
                      f"{b[metric] - one[metric]:+.3f}{unit}) for {b['decode_s'] / one['decode_s']:.1f}x the time.")
     else:
-        lines.append("More steps of the adapted flow do not improve on one step: it was trained for exactly one.")
+        lines.append("More steps of the same adapted flow do not improve on one step (best at K=1).")
     if len(base):
         kb = int(base[metric].idxmax())
         b = base.loc[kb]
@@ -597,7 +603,7 @@ def bd_rate_table(results: pd.DataFrame, anchor: str = "jpeg", metrics: Sequence
         for metric in metrics:
             row = {"codec": label, "anchor": anchor, "metric": metric, "points": len(g), "bd_rate": float("nan"), "note": ""}
             if len(g) < 2:
-                row["note"] = "needs >= 2 rate points (only one shipped)"
+                row["note"] = "needs >= 2 rate points (1 measured)"
             else:
                 try:
                     row["bd_rate"] = M.bd_rate(anchor_pts["bpp"], anchor_pts[metric], g["bpp"], g[metric])
@@ -626,14 +632,15 @@ def rd_summary(results: pd.DataFrame, metric: str = "psnr") -> str:
     common = pts.groupby("codec")["bpp"].min().max()
     near = pts.loc[(pts["bpp"] - common).abs().groupby(pts["codec"]).idxmin()]
     best = near.loc[near[metric].idxmax() if M.HIGHER_IS_BETTER.get(metric, True) else near[metric].idxmin()]
-    lines.append(f"Near {common:.3f} bpp (the lowest rate all codecs reach), the best {metric} is {best['codec']} "
+    lines.append(f"Near {common:.3f} bpp (the highest of the codecs' lowest rates), the best {metric} is {best['codec']} "
                  f"({best[metric]:.3f}{unit} at {best['bpp']:.3f} bpp).")
     return "\n".join(lines)
 
 
 # =============================================================================== 06 alignment
 def sample_captions() -> pd.DataFrame:
-    """``data/samples/captions.csv`` (``file``, ``caption``) of the sample photos."""
+    """``data/samples/captions.csv`` (``file``, ``caption``) of the sample photos.
+    Explained in notebook ``06_alignment_mechanisms``."""
     path = samples_dir() / "captions.csv"
     with open(path, newline="") as f:
         return pd.DataFrame(list(csv.DictReader(f)))
@@ -641,7 +648,8 @@ def sample_captions() -> pd.DataFrame:
 
 def caption_embeddings(captions: Sequence[str], cache: str | Path | None = "samples") -> torch.Tensor:
     """all-MiniLM-L6-v2 embeddings [N, 384] of ``captions`` (offline), from a cache file when its
-    captions match (``"samples"``: the shipped ``data/samples/caption_embeddings.safetensors``)."""
+    captions match (``"samples"``: the shipped ``data/samples/caption_embeddings.safetensors``).
+    Explained in notebook ``06_alignment_mechanisms``."""
     from safetensors.torch import load_file, save_file
 
     path = samples_dir() / "caption_embeddings.safetensors" if cache == "samples" else (Path(cache) if cache else None)
@@ -660,7 +668,8 @@ def caption_embeddings(captions: Sequence[str], cache: str | Path | None = "samp
 
 @torch.no_grad()
 def encoder_latent(codec: Codec, image: ImageLike) -> torch.Tensor:
-    """The frozen DC-AE encoder's latent of ``image`` (scaled, padded size): the distillation target."""
+    """The frozen DC-AE encoder's latent of ``image`` (scaled, padded size): the distillation
+    target. Explained in notebook ``06_alignment_mechanisms``."""
     x = pad_to_multiple(to_tensor(image), codec.pad_multiple).to(codec.device)
     with deterministic_threads():
         return codec.model.encode_latents(x)[0]
@@ -715,15 +724,18 @@ def retrieval_table(codec: Codec, images: dict[str, ImageLike], captions: dict[s
 @torch.no_grad()
 def decode_with_tokens(codec: Codec, data: bytes, tokens: torch.Tensor | None, steps: int = 1) -> Image.Image:
     """Decode ``data`` with the given latent condition instead of the prompter's (``None``: the
-    empty condition, zeros). Same flow (``flow.multi_step``), residual and decoder as the codec."""
-    _, info = codec.decompress(data, steps=1, return_intermediates=True)
-    model, header = codec.model, info["header"]
-    cond = torch.zeros_like(info["tokens"]) if tokens is None else tokens.to(info["tokens"])
-    sigma_map = info["t_map"] / 1000.0
+    empty condition, zeros). Same flow (``flow.multi_step``), residual and decoder as the codec.
+    Explained in notebook ``06_alignment_mechanisms``."""
+    model = codec.model
+    out, header, _ = entropy_decode(codec, data)
+    std = flow.std_from_log_scale(out["log_scale"], model.config.flow)
+    sigma_map = flow.pseudo_timestep_map(std, model.config.flow)
     with deterministic_threads():
-        x0 = flow.multi_step(lambda x, t: model.velocity(x, t, cond), info["y_tilde"], sigma_map,
+        own = model.prompter(out["prompt"])
+        cond = torch.zeros_like(own) if tokens is None else tokens.to(own)
+        x0 = flow.multi_step(lambda x, t: model.velocity(x, t, cond), out["mean"], sigma_map,
                              steps=steps, cfg=model.config.flow)
-        image = model.decode_latent(x0 + info["res"])
+        image = model.decode_latent(x0 + out["res"])
     return to_pil(image[..., : header.height, : header.width])
 
 
@@ -780,7 +792,8 @@ OFFICIAL_FILES_HINT = "*_merge_ema.pt (quality points q1..q4)"
 
 def cached_official_checkpoints() -> list[Path]:
     """``*_merge_ema.pt`` files of the official release already in the Hugging Face cache
-    (``$DITIC_OFFICIAL_CHECKPOINT`` adds a local file). Never downloads."""
+    (``$DITIC_OFFICIAL_CHECKPOINT`` adds a local file). Never downloads. Explained in notebook
+    ``07_official_dit_ic``."""
     found = []
     env = os.environ.get("DITIC_OFFICIAL_CHECKPOINT")
     if env and Path(env).is_file():
@@ -808,7 +821,8 @@ def official_status(check_network: bool = True) -> dict[str, Any]:
 
 
 def official_plan(status: dict[str, Any]) -> str:
-    """Plain words: what notebook 07 does with this status (and what it would do on a GPU)."""
+    """Plain words: what notebook ``07_official_dit_ic`` does with this status (and what it would
+    do on a GPU with internet)."""
     from .official import HUB_REPO
 
     lines = []
@@ -831,7 +845,8 @@ def official_plan(status: dict[str, Any]) -> str:
 
 
 def synthetic_photo(width: int, height: int, seed: int = 0) -> Image.Image:
-    """A deterministic photo-like image of any size (for timing large decodes offline)."""
+    """A deterministic photo-like image of any size (for timing large decodes offline).
+    Used by notebook ``07_official_dit_ic``."""
     from .bench import synthetic_image
     return Image.fromarray(synthetic_image(width, height, seed))
 

@@ -3,8 +3,8 @@
     ditic-lite train ae                  # (a) autoencoder (AutoencoderDC, space-to-depth stem)
     ditic-lite train dit                 # (b) base DiT: caption-conditioned rectified flow on latents
     ditic-lite train stage1              # (c) DiT-IC stage 1 at lambda_base, no GAN
-    ditic-lite train stage2 --rate-id 0 --lmbda 4.0   # (d) per-rate fine-tune with adversarial loss
-    ditic-lite train mse --rate-id 0 --lmbda 4.0      # MSE baseline (same codec, no DiT)
+    ditic-lite train stage2 --rate-id 0 --lmbda 0.4   # (d) per-rate fine-tune with adversarial loss
+    ditic-lite train mse --rate-id 0 --lmbda 0.4      # MSE baseline (same codec, no DiT)
     ditic-lite train all                 # everything above in order, then export
 
 Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
@@ -57,9 +57,9 @@ DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
-    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=2.0),
-    "stage2": dict(steps=300, batch_size=4, crop=256, lr=1e-4, lmbda=2.0),
-    "mse": dict(steps=600, batch_size=4, crop=256, lr=2e-4, lmbda=2.0),
+    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=0.025),
+    "stage2": dict(steps=300, batch_size=4, crop=256, lr=1e-4, lmbda=0.15),
+    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=0.15),
 }
 
 
@@ -72,7 +72,7 @@ class TrainArgs:
     batch_size: int = 8
     crop: int = 256
     lr: float = 2e-4
-    lmbda: float = 2.0
+    lmbda: float = 0.15
     rate_id: int = 0
     seed: int = 0
     ema_decay: float = 0.995
@@ -333,7 +333,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
             raw.vae.register_to_config(scaling_factor=cfg.vae["scaling_factor"])
             cfg.save(args.runs / "config.json")
             summary["scaling_factor"] = cfg.vae["scaling_factor"]
-        save_file({k: v.contiguous() for k, v in raw.state_dict().items()}, str(run_weights(args.runs, args.stage)))
+        save_file({k: v.contiguous() for k, v in raw.state_dict().items()}, str(run_dir / "model.safetensors"))
         ema.restore(params)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

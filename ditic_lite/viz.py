@@ -74,17 +74,27 @@ GALLERY_MAX_BYTES = 200_000
 
 
 def save(fig: plt.Figure, name: str, dpi: int = 90, max_bytes: int = GALLERY_MAX_BYTES) -> None:
-    """Save ``fig`` as ``figures/<name>`` (see :func:`ditic_lite.notebook.figures_dir`), lowering
-    the resolution until the PNG is at most ``max_bytes``, and print where it went.
-    Used by every notebook."""
+    """Save ``fig`` as ``figures/<name>`` (see :func:`ditic_lite.notebook.figures_dir`) and print
+    where it went. A PNG above ``max_bytes`` is stored with a 256-colour palette, then at lower
+    resolution, until it fits (README gallery figures stay small). Used by every notebook, first
+    in ``01_quickstart``."""
+    import io
+
     from .notebook import figure_path
 
     path = figure_path(name)
-    for scale in (1.0, 0.8, 0.65, 0.5, 0.4):
-        fig.savefig(path, dpi=max(30, int(dpi * scale)), bbox_inches="tight")
-        if path.stat().st_size <= max_bytes:
+    for scale in (1.0, 0.8, 0.65, 0.5, 0.4, 0.3):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=max(20, int(dpi * scale)), bbox_inches="tight")
+        data = buf.getvalue()
+        if len(data) > max_bytes:  # photos and noise: a palette PNG is about 3x smaller
+            out = io.BytesIO()
+            Image.open(io.BytesIO(data)).convert("RGB").quantize(256).save(out, format="png", optimize=True)
+            data = out.getvalue()
+        if len(data) <= max_bytes:
             break
-    print(f"figure saved: {path.parent.name}/{path.name} ({path.stat().st_size / 1000:.0f} kB)")
+    path.write_bytes(data)
+    print(f"figure saved: {path.parent.name}/{path.name} ({len(data) / 1000:.0f} kB)")
 
 
 # ------------------------------------------------------------------------------------ 01 quickstart
@@ -204,7 +214,7 @@ def comparison_grid(rows: Mapping[str, Mapping[Any, Image.Image]], col_label: st
             if key in images:
                 ax.imshow(show(images[key]), interpolation="nearest")
                 ax.set_title(col_label.format(key), fontsize=8)
-        axes[r, offset].text(-0.08, 0.5, label, transform=axes[r, offset].transAxes, rotation=90,
+        axes[r, 0].text(-0.08, 0.5, label, transform=axes[r, 0].transAxes, rotation=90,
                              ha="right", va="center", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([]), ax.set_yticks([])
@@ -256,6 +266,7 @@ def rd_with_reference(results: pd.DataFrame, metrics: Sequence[str] = ("psnr", "
             ax.plot(g["bpp"], g[metric], marker="o", label=str(codec))
         ax.set_title(f"measured here: {plots.METRIC_LABELS.get(metric, metric)}", fontsize=9)
         ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(plots.METRIC_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
         ref = axes[1, j]
         try:

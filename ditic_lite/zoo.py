@@ -10,7 +10,8 @@ Layout of ``ditic_lite/checkpoints/`` (safetensors only, a JSON card beside each
     mse/rate{i}.safetensors      MSE baseline: the same, no DiT step
 
 A model is base + shared + one rate file; its bitstreams carry the first 8 bytes of
-SHA-256 of the three files' digests, so a file decoded with other weights is refused.
+SHA-256 of the digests of these files and of config.json, so a file decoded with other weights
+or another configuration is refused.
 Every file's SHA-256 is recorded in its card and checked at load.
 """
 from __future__ import annotations
@@ -186,9 +187,12 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
     base, base_card = load_weights(CHECKPOINT_DIR / base_name / "base.safetensors", check_hash)
     shared, shared_card = load_weights(CHECKPOINT_DIR / base_name / "shared.safetensors", check_hash)
     rate_tensors, card = load_weights(CHECKPOINT_DIR / name / f"rate{rate}.safetensors", check_hash)
+    config_digest = sha256_file(CHECKPOINT_DIR / base_name / "config.json")
+    if check_hash and base_card.get("config_sha256", config_digest) != config_digest:
+        raise CheckpointError("config.json does not match the SHA-256 recorded in base.json: it was modified")
     model = assemble(config, base, {**shared, **rate_tensors}, use_dit=use_dit).to(device)
     model.merge_lora()
-    digests = base_card["sha256"] + shared_card["sha256"] + card["sha256"]
+    digests = config_digest + base_card["sha256"] + shared_card["sha256"] + card["sha256"]
     checkpoint_id = hashlib.sha256(digests.encode()).digest()[:8]
     return Codec(model=model, name=name, rate=rate, rates=rates, checkpoint_id=checkpoint_id,
                  card={"base": base_card, "shared": shared_card, **card}, device=device)

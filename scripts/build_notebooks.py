@@ -135,10 +135,10 @@ shapes"""),
 fig = dl.viz.pipeline_diagram(shapes)
 dl.viz.save(fig, "01_pipeline.png")"""),
     code("""
-latent_side, code_side = shapes.loc[2, "scale"], shapes.loc[4, "scale"]
-print(f"The DiT works on a {shapes.loc[7, 'shape']} latent ({latent_side} of the image side); "
-      f"the code that is entropy coded is {shapes.loc[4, 'shape']} ({code_side}) plus a "
-      f"{shapes.loc[5, 'shape']} hyper-latent: {n_bytes} bytes in all.")"""),
+s = shapes.set_index("key")
+print(f"The DiT works on a {s.loc['y_tilde', 'shape']} latent ({s.loc['y_tilde', 'scale']} of the image side); "
+      f"the code that is entropy coded is {s.loc['y', 'shape']} ({s.loc['y', 'scale']}) plus a "
+      f"{s.loc['z', 'shape']} hyper-latent ({s.loc['z', 'scale']}): {s.loc['bytes', 'values']} bytes in all.")"""),
     md("""
 **Next:** notebook 02 looks inside the one step: where the noise level $\\sigma_t(\\sigma)$
 comes from and what it does.
@@ -609,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             tic = time.time()
             run_notebook(NOTEBOOKS_DIR / f"{name}.ipynb",
                          env={"DITIC_FIGURES": str(ROOT / "figures"), "DITIC_FAST": "",
+                              "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
                               "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
             print(f"{name}: executed in {time.time() - tic:.0f} s")
     return 0

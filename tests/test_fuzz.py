@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
-import re
 import struct
 import time
 import zlib
