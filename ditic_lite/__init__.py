@@ -8,6 +8,12 @@ One import backs every notebook: ``import ditic_lite as dl``.
 """
 __version__ = "0.1.0"
 
+import warnings as _warnings
+
+# compressai 1.2.8 scripts a helper with torch.jit at import; newer torch warns about it on every
+# start, which would add a line to every CLI error. The warning is not ours to fix.
+_warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+
 from .notebook import check_runtime as _check_runtime
 
 _check_runtime()  # Colab: "restart the runtime" instead of a numpy ABI error (notebook.py)

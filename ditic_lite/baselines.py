@@ -9,7 +9,7 @@ Every codec has ``name``, ``rates`` (rate ids), ``compress(img) -> bytes`` and
 * CompressAI zoo models (``bmshj2018-hyperprior``, ``mbt2018-mean``, ``cheng2020-anchor``, ...),
   MSE-optimised, with pretrained weights downloaded by CompressAI (``BaselineUnavailable`` offline).
 
-Explained in notebook ``05_evaluation``.
+Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ through ``/proc/self/clear_refs``; elsewhere the process-lifetime ``ru_maxrss``,
 Both are reported in total and as the increase over the memory in use before the first call.
 On CPU the total includes the Python/torch runtime, and memory the allocator kept from earlier
 measurements can hide part of the increase: read ``extra_mem_mb`` as a lower bound there. Explained in notebook
-``06_speed``.
+``03_one_step_vs_multi_step`` and ``07_official_dit_ic``.
 """
 from __future__ import annotations
 

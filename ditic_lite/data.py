@@ -7,7 +7,7 @@ put the files by hand.
 
 Checksums: DIV2K and CLIC 2020 from TensorFlow Datasets' ``url_checksums`` (``div2k.txt``,
 ``clic.txt``); Kodak from two independent public manifests of the r0k.us PNG mirror that agree.
-Explained in notebook ``05_evaluation``.
+Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (downloads and checkpoints)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -123,7 +124,7 @@ def _sha256(path: Path) -> str:
 
 def fetch(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
     """Download one file to ``dest`` (atomic rename), verify size and SHA-256; reuse a verified copy."""
-    if dest.exists() and dest.stat().st_size == remote.size and _sha256(dest) == remote.sha256:
+    if dest.exists() and dest.stat().st_size == remote.size and sha256_file(dest) == remote.sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -140,7 +141,7 @@ def fetch(remote: RemoteFile, dest: Path, progress: bool = True) -> Path:
             f"could not download {remote.url} ({err}); without internet, download it elsewhere "
             f"and put it at {dest}"
         ) from err
-    size, digest = part.stat().st_size, _sha256(part)
+    size, digest = part.stat().st_size, sha256_file(part)
     if size != remote.size or digest != remote.sha256:
         part.unlink()
         raise DownloadError(

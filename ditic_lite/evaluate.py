@@ -6,7 +6,7 @@ decode seconds. ``ditic-lite eval`` writes it as CSV; ``ditic-lite plot`` draws 
 >>> df = evaluate("data/samples", ["jpeg", "webp", "tiny"])   # doctest: +SKIP
 >>> plots.plot_rd(df, reference_dataset="kodak")              # doctest: +SKIP
 
-Explained in notebook ``05_evaluation``.
+Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ LPIPS, DISTS and FID/KID need ImageNet / Inception backbone weights that torchvi
 torch-fidelity download on first use. Where that fails (offline) they raise
 :class:`MetricUnavailable` with the reason instead of hanging or returning a wrong number.
 
-Explained in notebook ``05_evaluation``.
+Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 

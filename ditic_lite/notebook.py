@@ -11,8 +11,10 @@ On Google Colab it also installs the optional packages the notebooks use that ar
 clearly when the runtime must be restarted: CompressAI 1.2.8 is built against numpy 1.x, so
 installing the kit on Colab (numpy 2) replaces numpy, and a running Python cannot swap numpy.
 
-The kit itself cannot install itself before it is importable, so on Colab the first code cell of
-each notebook clones and installs it (``COLAB_INSTALL`` below; it does nothing elsewhere).
+The kit cannot install itself before it is importable, so on Colab the first code cell of each
+notebook clones :data:`REPO_URL` into :data:`COLAB_DIR` and ``pip install -e``'s it (code, weights,
+sample photos; pip keeps Colab's torch because the kit only asks for ``torch>=2.4``); that cell
+does nothing elsewhere (``scripts/build_notebooks.py``, ``COLAB_CELL``).
 
 Notebook parameters come from environment variables, so the test suite can run every notebook
 at CPU size without editing it (``DITIC_FAST=1``; any parameter ``X`` can be overridden with
@@ -34,8 +36,6 @@ from typing import Any
 GITHUB_ORG = "YOUR-ORG"  # placeholder: the GitHub organisation that hosts the kit (see README "Colab")
 REPO_URL = f"https://github.com/{GITHUB_ORG}/ditic-lite"
 COLAB_DIR = "/content/ditic-lite"
-COLAB_INSTALL = f"git clone -q --depth 1 {REPO_URL} {COLAB_DIR}; pip install -q -e {COLAB_DIR}"
-"""What the first cell of every notebook runs on Colab (clone: code, weights and sample images)."""
 
 # import name -> pip name of the optional packages the notebooks use (installed on Colab if missing)
 NOTEBOOK_EXTRAS = {

@@ -1,7 +1,7 @@
 """Plots: rate-distortion curves with the paper's published points, and image grids.
 
 Each function stands alone (takes data, returns a matplotlib ``Figure`` or draws on given axes),
-so notebooks can mix them. Explained in notebook ``05_evaluation``.
+so notebooks can mix them. Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 

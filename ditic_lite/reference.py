@@ -5,7 +5,7 @@
 
 See ``data/reference/README.md`` for what each table holds and its caveats. Published numbers
 are only ever drawn as "paper (published)" next to the kit's measurements, never merged with them.
-Explained in notebook ``05_evaluation``.
+Explained in notebook ``05_rate_perception_curves``.
 """
 from __future__ import annotations
 

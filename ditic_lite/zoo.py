@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from .codec import Codec
 from .config import PRESETS, DiTICConfig
+from .data import sha256_file
 from .model import DiTIC
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
@@ -36,14 +37,6 @@ LEARNED = {"tiny": ("tiny", True), "mse": ("tiny", False)}  # name -> (base fold
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, truncated, tampered with or does not fit the model."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_card(weights: Path) -> dict[str, Any]:
@@ -96,7 +89,7 @@ SHARED_PREFIXES = ("codec.adapter_in.", "codec.adapter_out.", "codec.g_c.", "cod
 
 def base_state(model: DiTIC) -> dict[str, torch.Tensor]:
     """The shared part: autoencoder, base DiT and auxiliary encoder (without LoRA)."""
-    return {k: v for k, v in model.state_dict().items()
+    return {_lora_free_key(k): v for k, v in model.state_dict().items()
             if k.startswith(BASE_PREFIXES) and "lora_" not in k}
 
 
@@ -135,7 +128,7 @@ def assemble(config: DiTICConfig, base: dict[str, torch.Tensor], rate: dict[str,
     if rate is not None:
         model.add_lora()
     expected = {_lora_free_key(k): k for k in model.state_dict()}
-    tensors = {expected.get(k, k): v for k, v in {**base, **(rate or {})}.items()}
+    tensors = {expected.get(_lora_free_key(k), k): v for k, v in {**base, **(rate or {})}.items()}
     own = model.state_dict()
     # entropy tables have data-dependent sizes: they are recomputed by update() below
     table = ENTROPY_TABLES
