@@ -120,7 +120,7 @@ class Row:
 
     part: str  # tiny | steps | official | unet
     model: str
-    stage: str  # total | entropy | dit | decoder | step
+    stage: str  # load | encode | total | entropy | dit | decoder | step
     size: str  # WxH of the image
     dtype: str = "fp32"
     device: str = "cpu"
@@ -188,16 +188,23 @@ def _round_up(n: int, multiple: int) -> int:
 def bench_tiny(sizes: Sequence[tuple[int, int]], steps: int = 20, step_sizes: Sequence[tuple[int, int]] | None = None,
                device: str = "cpu", repeats: int = 5, warmup: int = 1, name: str = "tiny", rate: int = 0,
                codec: Any = None) -> list[Row]:
-    """End-to-end and per-stage decode of the tiny codec, then 1 vs ``steps`` steps at ``step_sizes``
-    (default: the first size). ``codec`` overrides ``ditic_lite.load(name, rate)`` (tests)."""
+    """Loading, encoding, end-to-end and per-stage decoding of the tiny codec, then 1 vs ``steps``
+    steps at ``step_sizes`` (default: the first size). ``codec`` overrides
+    ``ditic_lite.load(name, rate)`` (tests; no ``load`` row then)."""
+    rows: list[Row] = []
     if codec is None:
         from .zoo import load
-        codec = load(name, rate=rate, device=device)
+        m = measure(lambda: load(name, rate=rate, device=device), device, repeats, warmup)
+        codec = m["result"]
+        rows.append(_row("tiny", name, "load", (0, 0), m, device=device, note="ditic_lite.load incl. hash checks"))
+        rows[-1].size = "-"
     params = _params_m(codec.model) if hasattr(codec, "model") else float("nan")
-    note = "codec decodes with 1 CPU thread (bit-exact entropy coding)" if device == "cpu" else ""
-    rows: list[Row] = []
+    note = "codec runs with 1 CPU thread (bit-exact entropy coding)" if device == "cpu" else ""
     for size in sizes:
-        data = codec.compress(synthetic_image(*size))
+        image = synthetic_image(*size)
+        m = measure(lambda: codec.compress(image), device, repeats, warmup)
+        data = m["result"]
+        rows.append(_row("tiny", name, "encode", size, m, device=device, params_m=params, note=note))
         try:
             m = measure(lambda: codec.decompress(data, steps=1, return_intermediates=True), device, repeats, warmup)
         except Exception as err:  # noqa: BLE001 (reported in the table)

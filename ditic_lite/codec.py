@@ -90,6 +90,21 @@ class Codec:
         return header, streams
 
     @torch.no_grad()
+    def entropy_decode(self, data: bytes) -> tuple[Header, dict[str, torch.Tensor], float]:
+        """Only the entropy decoding: ``(header, codec outputs, seconds)``; the outputs are
+        ``mean`` (y_tilde), ``log_scale``, ``res`` and ``prompt`` at 1/32 of the padded image."""
+        header, (y_string, z_string) = self.read_header(data)
+        shape = (math.ceil(header.height / self.pad_multiple), math.ceil(header.width / self.pad_multiple))
+        tic = time.perf_counter()
+        with self._coding_context():
+            try:
+                codec_out = self.model.codec.decompress([[y_string], [z_string]], shape)
+            except (ValueError, RuntimeError, IndexError, OverflowError) as err:
+                raise DecodeError(f"entropy decoding failed: {err}") from None
+        codec_out = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in codec_out.items()}
+        return header, codec_out, time.perf_counter() - tic
+
+    @torch.no_grad()
     def decompress(
         self,
         data: bytes,
@@ -108,17 +123,9 @@ class Codec:
         """
         if not isinstance(steps, int) or steps < 1 or steps > 1000:
             raise ValueError(f"steps must be an integer in 1..1000, got {steps!r}")
-        header, (y_string, z_string) = self.read_header(data)
-        shape = (math.ceil(header.height / self.pad_multiple), math.ceil(header.width / self.pad_multiple))
         trajectory: list[torch.Tensor] = []
+        header, codec_out, entropy_seconds = self.entropy_decode(data)
         with self._coding_context():
-            tic = time.perf_counter()
-            try:
-                codec_out = self.model.codec.decompress([[y_string], [z_string]], shape)
-            except (ValueError, RuntimeError, IndexError, OverflowError) as err:
-                raise DecodeError(f"entropy decoding failed: {err}") from None
-            entropy_seconds = time.perf_counter() - tic
-            codec_out = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in codec_out.items()}
             rec = self.model.reconstruct(codec_out, steps=steps, pixelwise=pixelwise, trajectory=trajectory)
         image = to_pil(rec["image"][..., : header.height, : header.width])
         if not return_intermediates:

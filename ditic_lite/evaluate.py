@@ -29,7 +29,8 @@ DIFFUSION_CODECS = ("tiny",)  # codecs whose decoder takes a number of steps; ot
 
 def select_metrics(names: Sequence[str] | str | None = None) -> list[str]:
     """Metric names to compute. ``None`` / ``"auto"``: PSNR, MS-SSIM and whichever of LPIPS / DISTS
-    can load their weights here (a note says which could not). Named metrics must be available."""
+    can load their weights here (a note says which could not). Named metrics (a list or a comma
+    string) must be available."""
     if names is None or names == "auto" or list(names) == ["auto"]:
         chosen = ["psnr", "ms_ssim"]
         for name in M.NEEDS_WEIGHTS:
@@ -38,7 +39,7 @@ def select_metrics(names: Sequence[str] | str | None = None) -> list[str]:
             else:
                 print(f"note: skipping {name}: {_reason(name)}")
         return chosen
-    names = [names] if isinstance(names, str) else list(names)
+    names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in M.METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; choose from {sorted(M.METRICS)} or 'auto'")

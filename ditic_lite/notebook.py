@@ -189,18 +189,23 @@ def params(fast: dict[str, Any] | None = None, **defaults: Any) -> SimpleNamespa
 
 
 # ------------------------------------------------------------------------------------ locations
-def figures_dir() -> Path:
-    """Where notebooks save figures: ``$DITIC_FIGURES``, else ``figures/`` of the source tree
-    (the README gallery), else ``./figures``. Created if needed."""
-    env = os.environ.get("DITIC_FIGURES")
+def _output_dir(env_var: str, name: str) -> Path:
+    """``$env_var``, else ``name/`` of the source tree, else ``./name``; created if needed."""
+    env = os.environ.get(env_var)
     if env:
         folder = Path(env)
     elif (_ROOT / "notebooks").is_dir() and (_ROOT / "ditic_lite").is_dir():
-        folder = _ROOT / "figures"
+        folder = _ROOT / name
     else:
-        folder = Path.cwd() / "figures"
+        folder = Path.cwd() / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def figures_dir() -> Path:
+    """Where notebooks save figures: ``$DITIC_FIGURES``, else ``figures/`` of the source tree
+    (the README gallery), else ``./figures``. Created if needed."""
+    return _output_dir("DITIC_FIGURES", "figures")
 
 
 def figure_path(name: str) -> Path:
@@ -211,15 +216,7 @@ def figure_path(name: str) -> Path:
 def results_dir() -> Path:
     """Where notebooks write tables and files: ``$DITIC_RESULTS``, else ``results/`` of the source
     tree (git-ignored), else ``./results``. Created if needed."""
-    env = os.environ.get("DITIC_RESULTS")
-    if env:
-        folder = Path(env)
-    elif (_ROOT / "notebooks").is_dir() and (_ROOT / "ditic_lite").is_dir():
-        folder = _ROOT / "results"
-    else:
-        folder = Path.cwd() / "results"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return _output_dir("DITIC_RESULTS", "results")
 
 
 def result_path(name: str) -> Path:

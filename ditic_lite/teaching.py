@@ -304,13 +304,8 @@ def entropy_decode(codec: Codec, data: bytes) -> tuple[dict[str, torch.Tensor], 
     """Only the entropy decoding of a ``.ditic`` file: ``(codec outputs, header, seconds)``; the
     outputs are ``mean`` (y_tilde), ``log_scale``, ``res``, ``prompt``. Explained in notebook
     ``03_one_step_vs_multi_step``."""
-    header, (y_string, z_string) = codec.read_header(data)
-    shape = (math.ceil(header.height / codec.pad_multiple), math.ceil(header.width / codec.pad_multiple))
-    tic = time.perf_counter()
-    with torch.no_grad(), deterministic_threads():
-        out = codec.model.codec.decompress([[y_string], [z_string]], shape)
-    out = {k: v.to(codec.device) if torch.is_tensor(v) else v for k, v in out.items()}
-    return out, header, time.perf_counter() - tic
+    header, out, seconds = codec.entropy_decode(data)
+    return out, header, seconds
 
 
 @torch.no_grad()

@@ -1,11 +1,11 @@
 """Training stages of the tiny tier, through ``accelerate`` (CPU, one GPU or several).
 
-    ditic-lite train ae                  # (a) autoencoder (AutoencoderDC, space-to-depth stem)
-    ditic-lite train dit                 # (b) base DiT: caption-conditioned rectified flow on latents
-    ditic-lite train stage1              # (c) DiT-IC stage 1 at lambda_base, no GAN
-    ditic-lite train stage2 --rate-id 0 --lmbda 0.4   # (d) per-rate fine-tune with adversarial loss
-    ditic-lite train mse --rate-id 0 --lmbda 0.4      # MSE baseline (same codec, no DiT)
-    ditic-lite train all                 # everything above in order, then export
+    ditic-lite train ae                                # (a) autoencoder (AutoencoderDC, space-to-depth stem)
+    ditic-lite train dit                               # (b) base DiT: caption-conditioned rectified flow on latents
+    ditic-lite train stage1                            # (c) DiT-IC stage 1 at lambda_base, no GAN
+    ditic-lite train stage2 --rate-id 0 --lmbda 4.0    # (d) per-rate fine-tune with adversarial loss
+    ditic-lite train mse --rate-id 0 --lmbda 4.0       # MSE baseline (same codec, no DiT)
+    ditic-lite train all                               # everything above in order, then export
 
 Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
 stops cleanly at ``--max-minutes``, seeds everything, keeps an EMA of the trainable weights and
@@ -57,9 +57,9 @@ DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
-    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=0.025),
-    "stage2": dict(steps=300, batch_size=4, crop=256, lr=1e-4, lmbda=0.15),
-    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=0.15),
+    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=0.004),
+    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=1.5),
+    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=1.5),
 }
 
 
@@ -72,7 +72,7 @@ class TrainArgs:
     batch_size: int = 8
     crop: int = 256
     lr: float = 2e-4
-    lmbda: float = 0.15
+    lmbda: float = 1.5
     rate_id: int = 0
     seed: int = 0
     ema_decay: float = 0.995

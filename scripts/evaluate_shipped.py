@@ -27,6 +27,17 @@ from ditic_lite.viz import side_by_side
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def distinct_rate_points(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """The (codec, rate) groups of ``table`` whose files differ from every earlier group's."""
+    seen, kept = set(), []
+    for (codec, _), group in table.groupby(["codec", "rate"]):
+        key = (codec, tuple(group.sort_values("image")["bytes"]))
+        if key not in seen:
+            seen.add(key)
+            kept.append(group)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
@@ -40,9 +51,12 @@ def main() -> None:
             to_pil(x).save(Path(tmp) / rel.replace("/", "_"))
         learned = evaluate(tmp, ["tiny", "mse"], metrics="psnr,ms_ssim")
         tiny = learned[learned.codec == "tiny"]
-        # Pillow codecs matched to the tiny codec's mean bpp of each rate point
-        targets = sorted(tiny.groupby("rate")["bpp"].mean().tolist())
+        # Pillow codecs matched to the tiny codec's mean bpp of each rate point, plus a few higher
+        # rates: below its quality-0 size a Pillow codec cannot go, and those targets all give the
+        # same files (kept once), so the curves show where JPEG and WebP actually start.
+        targets = sorted(tiny.groupby("rate")["bpp"].mean().tolist()) + [0.15, 0.2, 0.3, 0.5]
         pillow = evaluate(tmp, ["jpeg", "webp"], metrics="psnr,ms_ssim", target_bpp=targets)
+        pillow = pd.concat(distinct_rate_points(pillow), ignore_index=True)
         table = pd.concat([learned, pillow], ignore_index=True)
         table.to_csv(out / "validation.csv", index=False)
 

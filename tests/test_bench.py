@@ -85,7 +85,7 @@ def test_sd15_config_is_stable_diffusion_sized():
 def test_tiny_part_one_vs_k_steps(random_codec):
     rows = B.bench_tiny([(256, 256)], steps=3, repeats=2, warmup=0, codec=random_codec)
     stages = {r.stage for r in rows if r.part == "tiny"}
-    assert {"total", "entropy", "dit", "decoder"} <= stages
+    assert {"encode", "total", "entropy", "dit", "decoder"} <= stages
     steps = {r.steps: r.median_s for r in rows if r.part == "steps"}
     assert set(steps) == {1, 3}
     (ratio,) = B.ratios(rows)
