@@ -15,7 +15,7 @@ def photo(sample_paths):
 
 def test_round_trip_original_size_and_types(random_codec, photo):
     crop = photo.crop((0, 0, 300, 200))
-    for img in (crop, np.asarray(crop), torch.from_numpy(np.asarray(crop)).permute(2, 0, 1).float() / 255):
+    for img in (crop, np.asarray(crop), torch.from_numpy(np.array(crop)).permute(2, 0, 1).float() / 255):
         data = random_codec.compress(img)
         assert isinstance(data, bytes)
         out = random_codec.decompress(data)
