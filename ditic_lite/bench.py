@@ -135,9 +135,9 @@ class Row:
     times_s: list[float] = field(default_factory=list)
 
 
-def _row(part: str, model: str, stage: str, size: tuple[int, int], m: dict[str, Any] | None = None,
+def _row(part: str, model: str, stage: str, size: tuple[int, int] | str, m: dict[str, Any] | None = None,
          **kw: Any) -> Row:
-    row = Row(part, model, stage, f"{size[0]}x{size[1]}", **kw)
+    row = Row(part, model, stage, size if isinstance(size, str) else f"{size[0]}x{size[1]}", **kw)
     if m is not None:
         row.median_s, row.min_s, row.times_s = m["median_s"], m["min_s"], m["times_s"]
         row.repeats, row.peak_mem_mb, row.extra_mem_mb = len(m["times_s"]), m["peak_mem_mb"], m["extra_mem_mb"]
@@ -196,8 +196,7 @@ def bench_tiny(sizes: Sequence[tuple[int, int]], steps: int = 20, step_sizes: Se
         from .zoo import load
         m = measure(lambda: load(name, rate=rate, device=device), device, repeats, warmup)
         codec = m["result"]
-        rows.append(_row("tiny", name, "load", (0, 0), m, device=device, note="ditic_lite.load incl. hash checks"))
-        rows[-1].size = "-"
+        rows.append(_row("tiny", name, "load", "-", m, device=device, note="ditic_lite.load incl. hash checks"))
     params = _params_m(codec.model) if hasattr(codec, "model") else float("nan")
     note = "codec runs with 1 CPU thread (bit-exact entropy coding)" if device == "cpu" else ""
     for size in sizes:

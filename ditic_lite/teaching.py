@@ -300,14 +300,6 @@ def _flow_sigmas(strength: float, steps: int, shift: float = 3.0) -> list[float]
     return np.linspace(start, 0.0, steps + 1)[:-1].tolist()
 
 
-def entropy_decode(codec: Codec, data: bytes) -> tuple[dict[str, torch.Tensor], Any, float]:
-    """Only the entropy decoding of a ``.ditic`` file: ``(codec outputs, header, seconds)``; the
-    outputs are ``mean`` (y_tilde), ``log_scale``, ``res``, ``prompt``. Explained in notebook
-    ``03_one_step_vs_multi_step``."""
-    header, out, seconds = codec.entropy_decode(data)
-    return out, header, seconds
-
-
 @torch.no_grad()
 def base_dit_decode(codec: Codec, data: bytes, steps: int, strength: float | None = None,
                     tokens: torch.Tensor | None = None, seed: int = 0,
@@ -330,7 +322,7 @@ def base_dit_decode(codec: Codec, data: bytes, steps: int, strength: float | Non
         with codec.model.lora_disabled():
             return base_dit_decode(codec, data, steps, strength, tokens, seed, switch_lora=False)
     model = codec.model
-    out, header, entropy_s = entropy_decode(codec, data)
+    header, out, entropy_s = codec.entropy_decode(data)
     if strength is None:
         std = flow.std_from_log_scale(out["log_scale"], model.config.flow)
         strength = float(flow.pseudo_timestep_map(std, model.config.flow).mean())
@@ -722,7 +714,7 @@ def decode_with_tokens(codec: Codec, data: bytes, tokens: torch.Tensor | None, s
     empty condition, zeros). Same flow (``flow.multi_step``), residual and decoder as the codec.
     Explained in notebook ``06_alignment_mechanisms``."""
     model = codec.model
-    out, header, _ = entropy_decode(codec, data)
+    header, out, _ = codec.entropy_decode(data)
     std = flow.std_from_log_scale(out["log_scale"], model.config.flow)
     sigma_map = flow.pseudo_timestep_map(std, model.config.flow)
     with deterministic_threads():

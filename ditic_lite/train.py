@@ -45,6 +45,7 @@ from .config import DiTICConfig, tiny_config
 from .determinism import seed_everything
 from .images import load_image
 from .model import DiTIC
+from .recipe import LAMBDA_BASE, RATE_LAMBDAS
 from . import zoo
 
 # Held out from training, listed in every model card; the first three are data/samples/.
@@ -57,9 +58,9 @@ DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
-    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=0.004),
-    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=1.5),
-    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=1.5),
+    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE),
+    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
+    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
 }
 
 
@@ -72,7 +73,7 @@ class TrainArgs:
     batch_size: int = 8
     crop: int = 256
     lr: float = 2e-4
-    lmbda: float = 1.5
+    lmbda: float = RATE_LAMBDAS[1]
     rate_id: int = 0
     seed: int = 0
     ema_decay: float = 0.995
