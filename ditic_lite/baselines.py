@@ -5,6 +5,9 @@ Every codec has ``name``, ``rates`` (rate ids), ``compress(img) -> bytes`` and
 
 * ``jpeg``, ``webp``, ``avif``: Pillow at a quality from a fixed ladder per rate id, or hit a
   target bits per pixel with :meth:`PillowCodec.at_bpp` (binary search over quality);
+* ``jpeg-ds``, ``webp-ds``, ``avif-ds``: the same formats on a downscaled copy, upscaled after
+  decoding (:class:`DownscaledPillowCodec`): how a classical codec reaches the DiT-IC rates
+  (< 0.1 bpp), below the size of its quality-0 file;
 * ``tiny`` (DiT-IC tiny) and ``mse`` (same latent codec, plain decoder): ``ditic_lite.load``;
 * CompressAI zoo models (``bmshj2018-hyperprior``, ``mbt2018-mean``, ``cheng2020-anchor``, ...),
   MSE-optimised, with pretrained weights downloaded by CompressAI (``BaselineUnavailable`` offline).
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from dataclasses import dataclass
+from typing import Callable
 from typing import Protocol
 
 import torch
@@ -58,6 +63,9 @@ LADDERS = {
     "avif": [5, 20, 35, 50, 65, 80, 90],
 }
 _PIL_FORMAT = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+# rate id -> (scale, quality) of the downscaled variants ``<format>-ds``, lowest rate first
+DOWNSCALED_LADDER = [(0.2, 40), (0.3, 40), (0.4, 40), (0.55, 40)]
+PILLOW_CODECS = (*LADDERS, *(f"{f}-ds" for f in LADDERS))
 
 
 def _check_avif() -> None:
@@ -93,7 +101,7 @@ class PillowCodec:
 
     @property
     def rates(self) -> list[int]:
-        return list(range(len(LADDERS[self.format])))
+        return codec_rates(self.name)
 
     def encode(self, img: ImageLike, quality: int) -> bytes:
         """Encode at ``quality`` -> the file bytes."""
@@ -120,18 +128,93 @@ class PillowCodec:
         quality is above the target, that lowest-quality file is returned.
         """
         pil = _as_pil(img)
-        lo, hi = QUALITY_RANGE[self.format]
-        best = None
-        while lo <= hi:
-            q = (lo + hi) // 2
-            data = self.encode(pil, q)
-            if bits_per_pixel(len(data), pil.height, pil.width) <= target_bpp:
-                best, lo = (data, q), q + 1
-            else:
-                hi = q - 1
+        found = _highest_quality(lambda q: self.encode(pil, q), QUALITY_RANGE[self.format],
+                                 target_bpp * pil.height * pil.width)
+        if found is None:
+            q = QUALITY_RANGE[self.format][0]
+            found = (self.encode(pil, q), q)
+        return found
+
+
+def _highest_quality(encode: Callable[[int], bytes], qrange: tuple[int, int], max_bits: float) -> tuple[bytes, int] | None:
+    """Binary search: the highest quality in ``qrange`` whose file has at most ``max_bits``."""
+    lo, hi = qrange
+    best = None
+    while lo <= hi:
+        q = (lo + hi) // 2
+        data = encode(q)
+        if 8 * len(data) <= max_bits:
+            best, lo = (data, q), q + 1
+        else:
+            hi = q - 1
+    return best
+
+
+# scales tried by DownscaledPillowCodec.at_bpp (side length factors)
+DOWNSCALES = (1.0, 0.8, 0.65, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16, 0.125)
+_SIZE_HEADER = struct.Struct(">HH")  # original width, height
+
+
+@dataclass
+class DownscaledPillowCodec(PillowCodec):
+    """A Pillow format on a copy downscaled by ``scale`` (Lanczos), upscaled again after decoding.
+
+    Pillow cannot make a JPEG or WebP file smaller than its quality-0 file (about 0.1-0.16 bpp on
+    768x512 photos); shrinking the image first is how a classical codec reaches the rates of
+    DiT-IC. A file is the original width and height (2 x uint16, counted in the bpp) followed by
+    the format's bytes, so every file decodes to the original size whatever scale made it.
+    """
+
+    scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.scale <= 1:
+            raise ValueError(f"scale must be in (0, 1], got {self.scale}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.format}-ds"
+
+    def encode(self, img: ImageLike, quality: int, scale: float | None = None) -> bytes:
+        """Downscale by ``scale`` (default ``self.scale``), encode at ``quality`` -> the file bytes."""
+        pil = _as_pil(img)
+        s = self.scale if scale is None else scale
+        if pil.width > 65535 or pil.height > 65535:
+            raise ValueError(f"{self.name} files hold sides up to 65535 px, got {pil.width}x{pil.height}")
+        small = pil.resize((max(1, round(pil.width * s)), max(1, round(pil.height * s))), Image.LANCZOS)
+        return _SIZE_HEADER.pack(pil.width, pil.height) + super().encode(small, quality)
+
+    def decode(self, data: bytes) -> Image.Image:
+        if len(data) <= _SIZE_HEADER.size:
+            raise container.DecodeError(f"{self.name} file too short ({len(data)} bytes)")
+        width, height = _SIZE_HEADER.unpack_from(data)
+        if width == 0 or height == 0:
+            raise container.DecodeError(f"{self.name} file declares an empty image")
+        small = super().decode(data[_SIZE_HEADER.size:])
+        return small if small.size == (width, height) else small.resize((width, height), Image.LANCZOS)
+
+    def at_bpp(self, img: ImageLike, target_bpp: float) -> tuple[bytes, int]:
+        """Best file of at most ``target_bpp`` over :data:`DOWNSCALES` x quality -> (bytes, quality).
+
+        For each scale, the highest quality that fits (binary search); of those, the file whose
+        decoded image has the highest PSNR against ``img``. If nothing fits, the smallest file.
+        """
+        from .metrics import psnr
+
+        pil = _as_pil(img)
+        max_bits = target_bpp * pil.height * pil.width
+        best, best_psnr = None, -float("inf")
+        for s in DOWNSCALES:
+            found = _highest_quality(lambda q: self.encode(pil, q, s), QUALITY_RANGE[self.format], max_bits)
+            if found is None:
+                continue
+            score = psnr(pil, self.decode(found[0]))
+            if score > best_psnr:
+                best, best_psnr = found, score
         if best is None:
             q = QUALITY_RANGE[self.format][0]
-            best = (self.encode(pil, q), q)
+            best = (self.encode(pil, q, DOWNSCALES[-1]), q)
         return best
 
 
@@ -201,21 +284,30 @@ def _zoo_names() -> list[str]:
 
 def codec_names() -> list[str]:
     """Every name :func:`get_codec` accepts."""
-    return [*LADDERS, *LEARNED, *_zoo_names()]
+    return [*PILLOW_CODECS, *LEARNED, *_zoo_names()]
+
+
+def pillow_codec(name: str, rate: int | None = None) -> PillowCodec:
+    """``jpeg`` / ``webp`` / ``avif`` at quality ``LADDERS[name][rate]``, or a ``-ds`` variant at
+    ``DOWNSCALED_LADDER[rate]``; ``rate=None`` gives the default settings (for :meth:`at_bpp`)."""
+    fmt, downscaled = (name[:-3], True) if name.endswith("-ds") else (name, False)
+    ladder = DOWNSCALED_LADDER if downscaled else LADDERS[fmt]
+    if rate is not None and not 0 <= rate < len(ladder):
+        raise ValueError(f"{name} rate ids are 0..{len(ladder) - 1}, got {rate}")
+    if not downscaled:
+        return PillowCodec(fmt) if rate is None else PillowCodec(fmt, ladder[rate])
+    return DownscaledPillowCodec(fmt) if rate is None else DownscaledPillowCodec(fmt, ladder[rate][1], ladder[rate][0])
 
 
 def get_codec(name: str, rate: int = 0, **kwargs) -> Codec:
     """Build codec ``name`` at rate id ``rate`` (0 = lowest rate).
 
-    Pillow formats map the rate id to a quality in ``LADDERS``; zoo models to quality ``rate + 1``;
+    Pillow formats map the rate id to a quality in ``LADDERS`` (``-ds``: ``DOWNSCALED_LADDER``); zoo models to quality ``rate + 1``;
     ``tiny`` / ``mse`` go through ``ditic_lite.load(name, rate, **kwargs)``.
     """
     key = name.lower().replace("_", "-")
-    if key in LADDERS:
-        ladder = LADDERS[key]
-        if not 0 <= rate < len(ladder):
-            raise ValueError(f"{key} rate ids are 0..{len(ladder) - 1}, got {rate}")
-        return PillowCodec(key, ladder[rate])
+    if key in PILLOW_CODECS:
+        return pillow_codec(key, rate)
     if key in LEARNED:
         from .zoo import load
         return load(key, rate=rate, **kwargs)
@@ -227,8 +319,8 @@ def get_codec(name: str, rate: int = 0, **kwargs) -> Codec:
 def codec_rates(name: str) -> list[int]:
     """Rate ids of codec ``name`` without loading weights where possible."""
     key = name.lower().replace("_", "-")
-    if key in LADDERS:
-        return list(range(len(LADDERS[key])))
+    if key in PILLOW_CODECS:
+        return list(range(len(DOWNSCALED_LADDER if key.endswith("-ds") else LADDERS[key])))
     if key in _zoo_names():
         from compressai.zoo.image import cfgs
         return [q - 1 for q in sorted(cfgs[key])]

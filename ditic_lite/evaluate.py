@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .baselines import LADDERS, Codec, PillowCodec, codec_rates, get_codec
+from .baselines import PILLOW_CODECS, Codec, codec_rates, get_codec, pillow_codec
 from .data import list_images, resolve
 from .images import load_image
 
@@ -109,7 +109,7 @@ def evaluate(
             jobs.append((name, getattr(name, "rate", 0), None))
             continue
         key = name.lower()
-        if target_bpp is not None and key in LADDERS:
+        if target_bpp is not None and key in PILLOW_CODECS:
             jobs += [(key, i, t) for i, t in enumerate(target_bpp)]
         else:
             jobs += [(key, r, None) for r in (rates if rates is not None else codec_rates(key))]
@@ -117,7 +117,7 @@ def evaluate(
     bar = tqdm(total=len(jobs) * len(images), desc="eval", disable=not progress)
     for name, rate, target in jobs:
         if isinstance(name, str):
-            codec = PillowCodec(name) if target is not None else get_codec(name, rate)
+            codec = pillow_codec(name) if target is not None else get_codec(name, rate)
         else:
             codec, name = name, name.name
         step_list = list(steps) if name in DIFFUSION_CODECS else [0]

@@ -142,10 +142,16 @@ class DiTIC(nn.Module):
         return {"std": std, "sigma_map": sigma_map, "tokens": tokens, "y_hat": y_hat,
                 "image": image, "timings": timings}
 
-    def forward(self, x01: torch.Tensor, steps: int = 1) -> dict[str, torch.Tensor]:
-        """Training/analysis pass without entropy coding: likelihoods, latents and the image."""
+    def forward(self, x01: torch.Tensor, steps: int = 1, decode: bool = True) -> dict[str, torch.Tensor]:
+        """Training/analysis pass without entropy coding: likelihoods, latents and the image.
+
+        ``decode=False`` stops after the latent codec (no DiT step, no image): the codec
+        warm-up stage trains on these outputs in latent space.
+        """
         latent, latent2 = self.encode_latents(x01)
         codec_out = self.codec(latent, latent2)
+        if not decode:
+            return {**codec_out, "latent": latent}
         out = self.reconstruct(codec_out, steps=steps)
         out.update(likelihoods=codec_out["likelihoods"], latent=latent, mean=codec_out["mean"])
         return out

@@ -546,11 +546,12 @@ def bitrate_slider(image: ImageLike, cache: CodecCache | None = None, name: str 
 
 # =============================================================================== 05 rate curves
 def rd_table(data: str | Path | None = None, learned: Sequence[str] = ("tiny", "mse"),
-             pillow: Sequence[str] = ("jpeg", "webp"), pillow_rates: Sequence[int] = (0, 1, 2, 3),
+             pillow: Sequence[str] = ("jpeg", "webp", "webp-ds"), pillow_rates: Sequence[int] = (0, 1, 2, 3),
              max_images: int | None = None, metrics: Sequence[str] | None = None,
              steps: Sequence[int] = (1,)) -> pd.DataFrame:
     """Per-image rate-distortion table of the kit's models (every shipped rate point) and Pillow
-    baselines (the lowest ``pillow_rates`` of their quality ladders, ``baselines.LADDERS``) on
+    baselines (the lowest ``pillow_rates`` of their ladders, ``baselines.LADDERS`` and, for the
+    downscaled ``-ds`` variants that reach the DiT-IC rates, ``baselines.DOWNSCALED_LADDER``) on
     ``data`` (default: the sample images), via :func:`ditic_lite.evaluate.evaluate`.
     ``metrics`` default: :func:`default_metrics` (no download attempt offline).
     Explained in notebook ``05_rate_perception_curves``.

@@ -2,6 +2,7 @@
 
     ditic-lite train ae                                # (a) autoencoder (AutoencoderDC, space-to-depth stem)
     ditic-lite train dit                               # (b) base DiT: caption-conditioned rectified flow on latents
+    ditic-lite train warmup                            # (c0) latent codec alone, in latent space (cheap)
     ditic-lite train stage1                            # (c) DiT-IC stage 1 at lambda_base, no GAN
     ditic-lite train stage2 --rate-id 0 --lmbda 4.0    # (d) per-rate fine-tune with adversarial loss
     ditic-lite train mse --rate-id 0 --lmbda 4.0       # MSE baseline (same codec, no DiT)
@@ -15,6 +16,11 @@ on a CPU (gloo), ``accelerate launch --multi_gpu -m ditic_lite.train ...`` on GP
 Loss of the DiT-IC stages (paper eq. 9; SPEC section 11):
 ``L = lambda * R + D + L_distill + L_cond (+ L_adv)``, ``D = MSE + w * (1 - MS-SSIM)``
 (+ LPIPS/DISTS when their weights are available).
+
+The codec warm-up is the kit's addition for cheap hardware (not in the paper): before stage 1,
+the latent codec and the auxiliary encoder learn ``L = lambda * R + MSE(y_tilde, E(x))`` in the
+autoencoder's latent space, with no DiT and no decoder in the step, so a CPU gets several
+times more codec steps per minute; stage 1 then starts from a codec that already carries the latent.
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ from .config import DiTICConfig, tiny_config
 from .determinism import seed_everything
 from .images import load_image
 from .model import DiTIC
-from .recipe import LAMBDA_BASE, RATE_LAMBDAS
+from .recipe import LAMBDA_BASE, LAMBDA_WARMUP, RATE_LAMBDAS
 from . import zoo
 
 # Held out from training, listed in every model card; the first three are data/samples/.
@@ -58,6 +64,7 @@ DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
+    "warmup": dict(steps=3000, batch_size=8, crop=256, lr=5e-4, lmbda=LAMBDA_WARMUP),
     "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE),
     "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
     "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
@@ -194,8 +201,10 @@ def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
     cfg_path = args.runs / "config.json"
     cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
     model = DiTIC(cfg, use_dit=args.stage != "mse")
-    if args.stage in ("dit", "stage1", "stage2", "mse"):
+    if args.stage in ("dit", "warmup", "stage1", "stage2", "mse"):
         load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
+    if args.stage == "stage1":
+        load_stage_weights(model, run_weights(args.runs, "warmup"), ("codec.", "aux_codec."))
     if args.stage in ("stage1", "stage2", "mse"):
         load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
         model.add_lora()
@@ -211,6 +220,10 @@ def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
         model.vae.requires_grad_(True)
     elif stage == "dit":
         model.DiT.requires_grad_(True)
+    elif stage == "warmup":
+        model.codec.requires_grad_(True)
+        model.aux_codec.requires_grad_(True)
+        model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
     else:
         model.codec.requires_grad_(True)
         model.prompter.requires_grad_(True)
@@ -219,7 +232,7 @@ def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
                 p.requires_grad_(True)
         if stage == "stage1":
             # The official aux encoder is a pretrained, frozen ELIC; the kit has no pretrained ELIC,
-            # so it is trained in stage 1 and frozen afterwards.
+            # so it is trained in the warm-up and stage 1, and frozen afterwards.
             model.aux_codec.requires_grad_(True)
         if stage in ("stage2", "mse"):
             # the context model is shared by all rate points (zoo.SHARED_PREFIXES)
@@ -299,8 +312,13 @@ def train(args: TrainArgs) -> dict[str, Any]:
         accelerator.load_state(str(state_dir), strict=False)  # entropy tables: recomputed
         step = json.loads(progress_file.read_text())["step"]
         accelerator.print(f"resumed {args.stage} at step {step}")
-    history: list[dict[str, float]] = json.loads(progress_file.read_text()).get("history", []) if step else []
+    progress = json.loads(progress_file.read_text()) if step else {}
+    history: list[dict[str, float]] = progress.get("history", [])
     start, losses = time.time(), []
+
+    def write_progress() -> None:  # steps, wall time over every run so far, loss history
+        minutes = progress.get("minutes", 0.0) + (time.time() - start) / 60
+        progress_file.write_text(json.dumps({"step": step, "minutes": minutes, "history": history}))
     bar = tqdm(total=args.steps, initial=step, desc=args.stage, disable=not accelerator.is_main_process)
     data_iter = iter(loader)
     while step < args.steps and (time.time() - start) / 60 < args.max_minutes:
@@ -318,15 +336,16 @@ def train(args: TrainArgs) -> dict[str, Any]:
             accelerator.wait_for_everyone()
             accelerator.save_state(str(state_dir))
             if accelerator.is_main_process:
-                progress_file.write_text(json.dumps({"step": step, "history": history}))
+                write_progress()
     bar.close()
     accelerator.wait_for_everyone()
     accelerator.save_state(str(state_dir))
     summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,
+               "minutes_total": progress.get("minutes", 0.0) + (time.time() - start) / 60,
                "final_losses": history[-1] if history else {}, "args": _jsonable(asdict(args)),
                "hardware": _hardware(), "processes": accelerator.num_processes}
     if accelerator.is_main_process:
-        progress_file.write_text(json.dumps({"step": step, "history": history}))
+        write_progress()
         ema.store(params)
         ema.copy_to(params)  # export the EMA weights
         if args.stage == "ae":
@@ -369,6 +388,12 @@ def training_step(args, raw, wrapped, extra, x, idx, cap_emb, optimizer, opt_aux
         v = wrapped(x_t, encoder_hidden_states=tokens, timestep=t * 1000, return_dict=False)[0]
         loss = F.mse_loss(v, noise - latent)
         logs["flow_mse"] = float(loss.detach())
+    elif args.stage == "warmup":
+        out = wrapped(x, decode=False)
+        bpp = rate_bpp(out["likelihoods"], x.shape[0] * x.shape[2] * x.shape[3])
+        latent_mse = F.mse_loss(out["mean"], out["latent"])
+        loss = args.lmbda * bpp + latent_mse
+        logs.update(bpp=float(bpp.detach()), latent_mse=float(latent_mse.detach()))
     else:
         out = wrapped(x)
         num_pixels = x.shape[0] * x.shape[2] * x.shape[3]

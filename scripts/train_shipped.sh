@@ -12,11 +12,12 @@ LAMBDAS=$(python -c "from ditic_lite.recipe import RATE_LAMBDAS as r; print(*r)"
 BASE=$(python -c "from ditic_lite.recipe import LAMBDA_BASE as b; print(b)")
 run ae --steps 2000 --max-minutes "${AE_MIN:-32}"
 run dit --steps 1500 --max-minutes "${DIT_MIN:-6}"
-run stage1 --steps 1500 --lmbda "$BASE" --max-minutes "${S1_MIN:-20}"
+run warmup --steps 3000 --max-minutes "${WARMUP_MIN:-33}"
+run stage1 --steps 1500 --lmbda "$BASE" --max-minutes "${S1_MIN:-25}"
 i=0
 for lam in $LAMBDAS; do
-  run stage2 --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${S2_MIN:-4}"
-  run mse --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${MSE_MIN:-2}"
+  run stage2 --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${S2_MIN:-5}"
+  run mse --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${MSE_MIN:-2.5}"
   i=$((i + 1))
 done
 python -c "from pathlib import Path; from ditic_lite.recipe import export; export(Path('runs'), data=Path('$DATA'))"

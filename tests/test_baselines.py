@@ -46,6 +46,38 @@ def test_pillow_round_trip_and_ladder(fmt, photo):
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_downscaled_variant_reaches_below_quality_zero(fmt, photo):
+    plain, small = B.pillow_codec(fmt), B.pillow_codec(f"{fmt}-ds")
+    floor = _bpp(plain.encode(photo, B.QUALITY_RANGE[fmt][0]), photo)
+    target = floor / 3
+    data, q = small.at_bpp(photo, target)
+    assert _bpp(data, photo) <= target < floor
+    rec = small.decompress(data)
+    assert rec.size == photo.size and rec.mode == "RGB"
+    # the chosen file is the best of the scale x quality grid: no single scale beats it
+    for s in (B.DOWNSCALES[0], B.DOWNSCALES[len(B.DOWNSCALES) // 2]):
+        found = B._highest_quality(lambda k: small.encode(photo, k, s), B.QUALITY_RANGE[fmt], target * photo.width * photo.height)
+        if found is not None:
+            assert psnr(photo, small.decode(found[0])) <= psnr(photo, rec) + 1e-9
+    # more bits, better picture
+    richer, _ = small.at_bpp(photo, 4 * target)
+    assert psnr(photo, small.decompress(richer)) > psnr(photo, rec)
+
+
+def test_downscaled_ladder_and_bad_files(photo):
+    codec = B.get_codec("webp-ds", 0)
+    assert codec.name == "webp-ds" and codec.rates == list(range(len(B.DOWNSCALED_LADDER)))
+    sizes = [len(B.get_codec("webp-ds", r).compress(photo)) for r in codec.rates]
+    assert sizes == sorted(sizes)
+    with pytest.raises(ValueError, match="scale"):
+        B.DownscaledPillowCodec("webp", 50, scale=0)
+    with pytest.raises(B.container.DecodeError):
+        codec.decompress(b"\x00\x01")
+    with pytest.raises(B.container.DecodeError, match="empty"):
+        codec.decompress(b"\x00\x00\x00\x00" + b"RIFF")
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
 def test_at_bpp_is_the_closest_at_or_below(fmt, photo):
     codec = _pillow_codec(fmt)
     for target in (0.3, 0.8):

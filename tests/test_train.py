@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, train
+from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, build_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,14 +24,20 @@ def _args(stage, train_folder, runs, **kw):
 @pytest.mark.slow
 def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     runs = tmp_path / "runs"
-    for stage in ("ae", "dit", "stage1"):
+    for stage in ("ae", "dit", "warmup", "stage1"):
         summary = train(_args(stage, train_folder, runs))
         assert summary["steps"] == 2
         assert (runs / stage / "model.safetensors").exists()
     assert json.loads((runs / "config.json").read_text())["vae"]["scaling_factor"] > 0
+    # stage 1 starts from the warm-up's codec and auxiliary encoder
+    warm = load_file(str(runs / "warmup" / "model.safetensors"))
+    start = build_model(_args("stage1", train_folder, runs))[0].state_dict()
+    for key in [k for k in warm if k.startswith(("codec.g_a", "aux_codec."))][:4]:
+        assert torch.equal(start[key], warm[key]), key
     # resume: asking for 3 steps continues from step 2
     summary = train(_args("stage1", train_folder, runs, steps=3))
     assert summary["steps"] == 3 and summary["minutes_this_run"] < 5
+    assert summary["minutes_total"] > summary["minutes_this_run"]
     for stage in ("stage2", "mse"):
         train(_args(stage, train_folder, runs, rate_id=0))
         assert (runs / f"{stage}_r0" / "model.safetensors").exists()
