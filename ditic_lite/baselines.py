@@ -20,8 +20,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
-from typing import Callable
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 from PIL import Image
@@ -29,7 +28,7 @@ from PIL import features as pil_features
 
 from . import container
 from .images import ImageLike, pad_to_multiple, to_pil, to_rgb, to_tensor
-from .metrics import WeightsUnavailable, bits_per_pixel, weights_download
+from .metrics import WeightsUnavailable, psnr, weights_download
 
 
 class BaselineUnavailable(WeightsUnavailable):
@@ -200,8 +199,6 @@ class DownscaledPillowCodec(PillowCodec):
         For each scale, the highest quality that fits (binary search); of those, the file whose
         decoded image has the highest PSNR against ``img``. If nothing fits, the smallest file.
         """
-        from .metrics import psnr
-
         pil = _as_pil(img)
         max_bits = target_bpp * pil.height * pil.width
         best, best_psnr = None, -float("inf")

@@ -223,7 +223,6 @@ def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
     elif stage == "warmup":
         model.codec.requires_grad_(True)
         model.aux_codec.requires_grad_(True)
-        model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
     else:
         model.codec.requires_grad_(True)
         model.prompter.requires_grad_(True)
@@ -239,6 +238,7 @@ def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
             for name, p in model.named_parameters():
                 if name.startswith(zoo.SHARED_PREFIXES):
                     p.requires_grad_(False)
+    if stage not in ("ae", "dit"):  # the entropy bottleneck's quantiles have their own optimiser
         model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
     return [p for p in model.parameters() if p.requires_grad]
 

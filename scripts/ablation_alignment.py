@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,11 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         vruns = out_runs / variant
         cfg = prepare_runs(runs, vruns, variant)
-        tic = time.time()
         summary = train(TrainArgs(stage="stage2", data=data, runs=vruns, steps=args.steps, lmbda=args.lmbda,
                                   batch_size=args.batch_size, crop=args.crop, lr=STAGE_DEFAULTS["stage2"]["lr"],
                                   rate_id=0, seed=args.seed, max_minutes=args.max_minutes))
-        minutes = (time.time() - tic) / 60
+        minutes = summary["minutes_total"]  # over every resumed run of this variant
         if summary["steps"] < args.steps:
             print(f"{variant}: stopped at step {summary['steps']} of {args.steps}; rerun to resume")
             continue
