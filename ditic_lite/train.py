@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import random
 import time
@@ -51,7 +50,7 @@ from .config import DiTICConfig, tiny_config
 from .determinism import seed_everything
 from .images import load_image
 from .model import DiTIC
-from .recipe import LAMBDA_BASE, LAMBDA_WARMUP, RATE_LAMBDAS
+from .recipe import LAMBDA_BASE, LAMBDA_WARMUP, RATE_LAMBDAS, hardware
 from . import zoo
 
 # Held out from training, listed in every model card; the first three are data/samples/.
@@ -343,7 +342,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,
                "minutes_total": progress.get("minutes", 0.0) + (time.time() - start) / 60,
                "final_losses": history[-1] if history else {}, "args": _jsonable(asdict(args)),
-               "hardware": _hardware(), "processes": accelerator.num_processes}
+               "hardware": hardware(), "processes": accelerator.num_processes}
     if accelerator.is_main_process:
         write_progress()
         ema.store(params)
@@ -456,12 +455,6 @@ def measure_scaling_factor(model: DiTIC, images: list[torch.Tensor], crop: int =
         x = im[None, :, top:top + crop, left:left + crop].float() / 255.0
         latents.append(model.vae.encode(x * 2 - 1).latent)
     return float(1.0 / torch.cat(latents).std())
-
-
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU, {torch.get_num_threads()} threads"
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

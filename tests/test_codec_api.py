@@ -75,7 +75,7 @@ def test_wrong_checkpoint_and_model_are_refused(random_codec, photo):
 
 def test_gradients_reach_only_trainable_parts(tiny_model):
     """With the DiT-IC stage-1 freezing, a loss reaches codec, prompter and LoRA only."""
-    from ditic_lite.train import TrainArgs, set_trainable
+    from ditic_lite.train import set_trainable
 
     model = tiny_model
     try:

@@ -89,7 +89,7 @@ def test_notebook_shape(path):
     nb = nbformat.read(path, as_version=4)
     first, colab, setup = nb.cells[:3]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
-    assert f"colab.research.google.com/github/" in first.source and f"notebooks/{path.name}" in first.source
+    assert "colab.research.google.com/github/" in first.source and f"notebooks/{path.name}" in first.source
     assert 'if "google.colab" in sys.modules:' in colab.source
     assert setup.source.startswith("import ditic_lite as dl") and "dl.setup()" in setup.source
     for cell in nb.cells[3:]:

@@ -1,7 +1,6 @@
 """A few steps of every training stage, resumption, export, and a 2-process CPU run."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
