@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from . import zoo
 from .config import DiTICConfig, tiny_config
@@ -81,12 +81,70 @@ def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]
             "images": len(rows), "note": "means over the validation set, 768x512 crops, real file sizes"}
 
 
+def seed_runs(runs: Path, checkpoints: Path = zoo.CHECKPOINT_DIR) -> list[str]:
+    """Copy the shipped checkpoints into ``runs`` as finished stages, so training continues from them.
+
+    Each stage gets ``model.safetensors`` (float32 model state), ``progress.json`` (steps and
+    minutes done, from its card) and ``summary.json`` (the card's record of it); a stage already
+    in ``runs`` is left alone. The release has no file for stage 1 alone: it is seeded from the
+    highest rate point (stage 2 at stage 1's lambda), whose codec stage 1 would continue from.
+    Returns the stages written.
+    """
+    tiny = checkpoints / "tiny"
+    config = DiTICConfig.load(tiny / "config.json")
+    base = base_card = shared = None
+
+    def model_state(rate_file: Path | None, use_dit: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        nonlocal base, base_card, shared
+        if base is None:  # read only when a stage needs seeding
+            base, base_card = zoo.load_weights(tiny / "base.safetensors")
+            shared, _ = zoo.load_weights(tiny / "shared.safetensors")
+        rate, card = zoo.load_weights(rate_file) if rate_file else ({}, base_card)
+        model = zoo.assemble(config, base, {**shared, **rate} if rate_file else None, use_dit=use_dit)
+        state = {k: v.contiguous() for k, v in model.state_dict().items() if not zoo.ENTROPY_TABLES.search(k)}
+        return state, card
+
+    top = checkpoints / "tiny" / f"rate{max(zoo.available_rates('tiny'))}.safetensors"
+    plan = {"ae": (None, True, "ae"), "dit": (None, True, "dit"), "warmup": (top, True, "warmup"),
+            "stage1": (top, True, "stage1")}
+    for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
+        for rate in zoo.available_rates(name):
+            plan[f"{stage}_r{rate}"] = (checkpoints / name / f"rate{rate}.safetensors", use_dit, f"{stage}_r{rate}")
+    runs.mkdir(parents=True, exist_ok=True)
+    if not (runs / "config.json").exists():
+        config.save(runs / "config.json")
+    written = []
+    for stage, (rate_file, use_dit, card_key) in plan.items():
+        folder = runs / stage
+        if (folder / "model.safetensors").exists():
+            continue
+        state, card = model_state(rate_file, use_dit)
+        record = dict(card["stages"].get(card_key) or {})
+        record.setdefault("runs", [{"from_step": 0, "to_step": record.get("steps", 0),
+                                    "minutes": record.get("minutes_total", 0.0),
+                                    "hardware": record.get("hardware", card.get("hardware"))}])
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / "summary.json").write_text(json.dumps(record, indent=1))
+        (folder / "progress.json").write_text(json.dumps(
+            {"step": record.get("steps", 0), "minutes": record.get("minutes_total", 0.0), "history": [],
+             "runs": record["runs"], "seeded_from": str(rate_file or tiny / "base.safetensors")}))
+        written.append(stage)
+    return written
+
+
 def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None) -> list[dict[str, Any]]:
     """Write base, shared and every finished rate point of ``runs`` into ``out`` with cards."""
     from .train import VALIDATION, load_validation_set
 
     summaries = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/summary.json")}
     stage1 = _model_from_run(runs, runs / "stage1" / "model.safetensors", use_dit=True)
+    base = zoo.base_state(stage1)
+    # the autoencoder and the base DiT come from their own stages (frozen in stage 1, maybe trained further)
+    for stage, prefix in (("ae", "vae."), ("dit", "DiT.")):
+        if (runs / stage / "model.safetensors").exists():
+            own = load_file(str(runs / stage / "model.safetensors"))
+            base.update({k: v for k, v in own.items() if k.startswith(prefix) and k in base})
     common = {"training_data": "ditic-lite training photos (72 photos: Wikimedia Commons + Debian wallpapers), "
                                f"{len(VALIDATION)} held out", "validation_images": list(VALIDATION),
               "hardware": hardware()}
@@ -95,7 +153,7 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
     base_card = {**common, "part": "base: autoencoder + base DiT + auxiliary encoder",
                  "config_sha256": zoo.sha256_file(out / "tiny" / "config.json"),
                  "stages": {k: summaries.get(k) for k in ("ae", "dit", "warmup", "stage1")}}
-    zoo.save_weights(zoo.base_state(stage1), out / "tiny" / "base.safetensors", base_card)
+    zoo.save_weights(base, out / "tiny" / "base.safetensors", base_card)
     zoo.save_weights(zoo.shared_state(stage1), out / "tiny" / "shared.safetensors",
                      {**common, "part": "context model shared by all rate points",
                       "stages": {k: summaries.get(k) for k in ("warmup", "stage1")}})

@@ -9,8 +9,15 @@
     ditic-lite train all                               # everything above in order, then export
 
 Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
-stops cleanly at ``--max-minutes``, seeds everything, keeps an EMA of the trainable weights and
-writes the EMA weights. Several processes: ``torchrun --nproc_per_node 2 -m ditic_lite.train ...``
+stops cleanly at ``--max-minutes`` or on SIGTERM/Ctrl-C (saving first; at most ``--save-minutes``
+of work is lost if it is killed outright), seeds everything, keeps an EMA of the trainable weights
+and writes the EMA weights. ``--from-shipped`` first copies the committed checkpoints into
+``runs/`` (weights, steps and wall time per stage, see :func:`ditic_lite.recipe.seed_runs`), so
+training continues where the shipped model stopped instead of starting again. A stage with no saved
+state starts from its own ``runs/<stage>/model.safetensors`` when there is one (the parts it
+trains), on top of the upstream stages' newest weights. ``--bf16`` runs the forward pass under CPU/GPU
+bf16 autocast (fp32 master weights); ``--freeze-encoder`` trains only the autoencoder's decoder,
+which keeps the latent space, and so every later stage, valid. Several processes: ``torchrun --nproc_per_node 2 -m ditic_lite.train ...``
 on a CPU (gloo), ``accelerate launch --multi_gpu -m ditic_lite.train ...`` on GPUs.
 
 Loss of the DiT-IC stages (paper eq. 9; SPEC section 11):
@@ -29,6 +36,7 @@ import csv
 import json
 import os
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,7 +69,7 @@ VALIDATION = (
 DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4),
+    "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4, bf16=True),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
     "warmup": dict(steps=3000, batch_size=8, crop=256, lr=5e-4, lmbda=LAMBDA_WARMUP),
     "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE),
@@ -87,6 +95,11 @@ class TrainArgs:
     adv_weight: float = 0.5
     max_minutes: float = 1e9
     save_every: int = 200
+    save_minutes: float = 3.0
+    validate_minutes: float = 5.0
+    warmup_steps: int = 100
+    bf16: bool = False
+    freeze_encoder: bool = False
     export: bool = True
     cpu: bool = False
     preset: str = "tiny"
@@ -177,19 +190,45 @@ def load_validation_set(data: Path, size: tuple[int, int] = (512, 768)) -> list[
     return out
 
 
+def validation_images(data: Path) -> list[torch.Tensor]:
+    """The held-out photos if ``data`` has them all, else an empty list (no validation)."""
+    return load_validation_set(data) if all((data / rel).exists() for rel in VALIDATION) else []
+
+
+@torch.no_grad()
+def validate_autoencoder(model: DiTIC, images: list[torch.Tensor]) -> dict[str, float]:
+    """Exact-latent quality (encode, decode, 8-bit output) on held-out photos: mean PSNR, MS-SSIM."""
+    scores = []
+    device = next(model.parameters()).device
+    for x in images:
+        x = x.to(device)
+        rec = model.vae(x * 2 - 1).sample.float().clamp(-1, 1) * 0.5 + 0.5
+        rec = torch.round(rec * 255) / 255
+        mse = F.mse_loss(rec, x)
+        scores.append((float(10 * torch.log10(1 / mse)), float(ms_ssim(rec, x, data_range=1.0))))
+    psnr, msssim = np.mean(scores, axis=0)
+    return {"val_psnr": float(psnr), "val_ms_ssim": float(msssim)}
+
+
 # ------------------------------------------------------------------------------------- model state
 def run_weights(runs: Path, stage: str) -> Path:
     return runs / stage / "model.safetensors"
 
 
-def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None) -> None:
-    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch."""
+def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None,
+                       exclude_frozen_base: bool = False) -> None:
+    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch.
+
+    ``exclude_frozen_base`` leaves out the autoencoder and base DiT (all but their LoRA matrices).
+    """
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run the previous training stage first")
     tensors = load_file(str(path))
     own = model.state_dict()
     if prefixes is not None:
         tensors = {k: v for k, v in tensors.items() if k.startswith(prefixes)}
+    if exclude_frozen_base:
+        tensors = {k: v for k, v in tensors.items() if "lora_" in k or not k.startswith(("vae.", "DiT."))}
     bad = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
     if bad:
         raise RuntimeError(f"{path}: keys that do not fit the model: {bad[:3]}")
@@ -208,15 +247,46 @@ def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
         load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
         model.add_lora()
     if args.stage in ("stage2", "mse"):
-        load_stage_weights(model, run_weights(args.runs, "stage1"))
+        # everything stage 1 trained; the frozen autoencoder and base DiT come from their own stages
+        load_stage_weights(model, run_weights(args.runs, "stage1"), exclude_frozen_base=True)
     return model, cfg
 
 
-def set_trainable(model: DiTIC, stage: str) -> list[nn.Parameter]:
-    """Freeze everything, then unfreeze what the stage trains (SPEC section 11)."""
+def continue_own_weights(model: DiTIC, args: TrainArgs, params: list[nn.Parameter]) -> bool:
+    """Start the trained parts from ``runs/<stage>/model.safetensors`` if it exists (a continued run).
+
+    Only the parameters this stage trains are taken (plus the entropy bottleneck's quantiles), so
+    newer upstream weights (a further-trained decoder, say) are kept. Returns whether it loaded.
+    """
+    path = run_weights(args.runs, args.run_dir.name)
+    if not path.exists():
+        return False
+    trained = {id(p) for p in params}
+    names = {n for n, p in model.named_parameters() if id(p) in trained}
+    if args.stage not in ("ae", "dit"):
+        names.add("codec.entropy_bottleneck.quantiles")
+    if args.stage == "ae":  # no upstream stage: a frozen encoder comes from this file too
+        names |= {k for k in model.state_dict() if k.startswith("vae.")}
+    tensors = {k: v for k, v in load_file(str(path)).items() if k in names}
+    missing = sorted(names - set(tensors))
+    if missing:
+        raise RuntimeError(f"{path}: no weights for {missing[:3]}; delete it to train this stage from scratch")
+    own = model.state_dict()
+    bad = [k for k, v in tensors.items() if own[k].shape != v.shape]
+    if bad:
+        raise RuntimeError(f"{path}: keys that do not fit the model: {bad[:3]}")
+    model.load_state_dict(tensors, strict=False)
+    return True
+
+
+def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> list[nn.Parameter]:
+    """Freeze everything, then unfreeze what the stage trains (SPEC section 11).
+
+    ``freeze_encoder`` (stage ``ae``): only the decoder learns, so the latent space stays as it is.
+    """
     model.requires_grad_(False)
     if stage == "ae":
-        model.vae.requires_grad_(True)
+        (model.vae.decoder if freeze_encoder else model.vae).requires_grad_(True)
     elif stage == "dit":
         model.DiT.requires_grad_(True)
     elif stage == "warmup":
@@ -264,6 +334,27 @@ def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Ten
 
 
 # ------------------------------------------------------------------------------------- the loop
+class StopRequest:
+    """Turns SIGTERM / Ctrl-C into a request that the loop honours after the current step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread: keep the default handlers
+                pass
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        print(f"signal {signum}: stopping after this step and saving", flush=True)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def train(args: TrainArgs) -> dict[str, Any]:
     """Run one stage; returns the summary that goes into the model cards."""
     if args.stage not in STAGE_DEFAULTS:
@@ -277,7 +368,12 @@ def train(args: TrainArgs) -> dict[str, Any]:
     cap_emb = caption_embeddings(captions, args.runs / "captions.safetensors") if args.stage != "ae" else None
 
     model, cfg = build_model(args)
-    params = set_trainable(model, args.stage)
+    params = set_trainable(model, args.stage, args.freeze_encoder)
+    state_dir, progress_file = run_dir / "state", run_dir / "progress.json"
+    progress = json.loads(progress_file.read_text()) if progress_file.exists() else {}
+    resume = state_dir.exists() and bool(progress)
+    if not resume and not continue_own_weights(model, args, params):
+        progress = {}  # nothing to continue from: a fresh start
     extra_modules = nn.ModuleDict()
     if args.stage in ("stage1", "stage2"):
         extra_modules["align"] = CaptionAlignment(cfg.align.init_temperature)
@@ -305,24 +401,45 @@ def train(args: TrainArgs) -> dict[str, Any]:
         if opt is not None:
             accelerator.register_for_checkpointing(opt)
 
-    state_dir, step = run_dir / "state", 0
-    progress_file = run_dir / "progress.json"
-    if state_dir.exists() and progress_file.exists():
+    step = progress.get("step", 0)
+    if resume:
         accelerator.load_state(str(state_dir), strict=False)  # entropy tables: recomputed
-        step = json.loads(progress_file.read_text())["step"]
         accelerator.print(f"resumed {args.stage} at step {step}")
-    progress = json.loads(progress_file.read_text()) if step else {}
+    elif step:
+        accelerator.print(f"continuing {args.stage} from its weights at step {step} (new optimiser state)")
     history: list[dict[str, float]] = progress.get("history", [])
-    start, losses = time.time(), []
+    first_step, start, last_save, losses = step, time.time(), time.time(), []
+    runs_done: list[dict[str, Any]] = progress.get("runs", [])
+
+    def this_run() -> dict[str, Any]:
+        return {"from_step": first_step, "to_step": step, "minutes": (time.time() - start) / 60,
+                "hardware": hardware(), "processes": accelerator.num_processes, "bf16": args.bf16,
+                "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
+                "lr": args.lr}
 
     def write_progress() -> None:  # steps, wall time over every run so far, loss history
         minutes = progress.get("minutes", 0.0) + (time.time() - start) / 60
-        progress_file.write_text(json.dumps({"step": step, "minutes": minutes, "history": history}))
+        progress_file.write_text(json.dumps({"step": step, "minutes": minutes, "history": history,
+                                             "runs": [*runs_done, this_run()]}))
+    validation = validation_images(args.data) if args.stage == "ae" and args.validate_minutes > 0 else []
+    last_validation = 0.0 if validation else float("inf")
+    stop = StopRequest()
     bar = tqdm(total=args.steps, initial=step, desc=args.stage, disable=not accelerator.is_main_process)
     data_iter = iter(loader)
-    while step < args.steps and (time.time() - start) / 60 < args.max_minutes:
+    # a fresh Adam moves every weight by about lr in its first steps: ramp lr up over warmup_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: min(1.0, (i + 1) / args.warmup_steps) if not resume else 1.0)
+    while step < args.steps and (time.time() - start) / 60 < args.max_minutes and not stop.requested:
+        if accelerator.is_main_process and (time.time() - last_validation) / 60 > args.validate_minutes:
+            ema.store(params)
+            ema.copy_to(params)  # measure what would be exported
+            history.append({"step": step, **validate_autoencoder(raw, validation)})
+            ema.restore(params)
+            last_validation = time.time()
+            accelerator.print(f"step {step}: held-out {history[-1]}")
         x, idx = next(data_iter)
-        logs = training_step(args, raw, wrapped, extra_modules, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator)
+        with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            logs = training_step(args, raw, wrapped, extra_modules, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator)
         ema.step(params)
         step += 1
         losses.append(logs)
@@ -331,23 +448,30 @@ def train(args: TrainArgs) -> dict[str, Any]:
             mean = {k: float(np.mean([l[k] for l in losses[-20:]])) for k in logs}
             bar.set_postfix({k: f"{v:.4g}" for k, v in mean.items()})
             history.append({"step": step, **mean})
-        if step % args.save_every == 0 or step == args.steps:
+        scheduler.step()
+        due = step % args.save_every == 0 or (time.time() - last_save) / 60 > args.save_minutes
+        if accelerator.num_processes > 1:  # every process must agree to save together
+            due = bool(accelerator.reduce(torch.tensor(float(due), device=accelerator.device), "sum") > 0)
+        if due and step < args.steps:
             accelerator.wait_for_everyone()
             accelerator.save_state(str(state_dir))
+            last_save = time.time()
             if accelerator.is_main_process:
                 write_progress()
     bar.close()
+    stop.restore()
     accelerator.wait_for_everyone()
     accelerator.save_state(str(state_dir))
     summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,
                "minutes_total": progress.get("minutes", 0.0) + (time.time() - start) / 60,
                "final_losses": history[-1] if history else {}, "args": _jsonable(asdict(args)),
-               "hardware": hardware(), "processes": accelerator.num_processes}
+               "hardware": hardware(), "processes": accelerator.num_processes,
+               "runs": [*runs_done, this_run()]}
     if accelerator.is_main_process:
         write_progress()
         ema.store(params)
         ema.copy_to(params)  # export the EMA weights
-        if args.stage == "ae":
+        if args.stage == "ae" and not args.freeze_encoder:  # a frozen encoder keeps its scale
             cfg.vae["scaling_factor"] = measure_scaling_factor(raw, images)
             raw.vae.register_to_config(scaling_factor=cfg.vae["scaling_factor"])
             cfg.save(args.runs / "config.json")
@@ -367,7 +491,7 @@ def training_step(args, raw, wrapped, extra, x, idx, cap_emb, optimizer, opt_aux
     logs: dict[str, float] = {}
     if args.stage == "ae":
         c = x * 2 - 1
-        rec = wrapped(c).sample
+        rec = wrapped(c).sample.float()  # the loss in fp32 under bf16 autocast
         mse = F.mse_loss(rec, c)
         loss = mse + 0.1 * F.l1_loss(rec, c)
         logs["psnr"] = float(10 * torch.log10(4.0 / mse.detach()))
@@ -464,13 +588,13 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- CLI
 def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     defaults = dict(STAGE_DEFAULTS.get(ns.stage, {}))
-    for key in ("steps", "batch_size", "crop", "lr", "lmbda"):
+    for key in ("steps", "batch_size", "crop", "lr", "lmbda", "bf16"):
         value = getattr(ns, key, None)
         if value is not None:
             defaults[key] = value
     return TrainArgs(stage=ns.stage, data=Path(ns.data), runs=Path(ns.runs), rate_id=ns.rate_id,
                      seed=ns.seed, max_minutes=ns.max_minutes, cpu=ns.cpu, save_every=ns.save_every,
-                     **defaults)
+                     save_minutes=ns.save_minutes, freeze_encoder=ns.freeze_encoder, **defaults)
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
@@ -486,11 +610,23 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",
                    help="stop (resumably) after this many minutes")
+    p.add_argument("--save-minutes", type=float, default=3.0, dest="save_minutes",
+                   help="also save the training state at least this often")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for the forward pass (default: per stage, on for ae)")
+    p.add_argument("--freeze-encoder", action="store_true", dest="freeze_encoder",
+                   help="ae: train only the decoder, keeping the latent space of the later stages")
+    p.add_argument("--from-shipped", action="store_true", dest="from_shipped",
+                   help="first copy the committed checkpoints into --runs (stages already there are kept)")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
     p.set_defaults(func=_cmd_train)
 
 
 def _cmd_train(ns: argparse.Namespace) -> int:
+    if ns.from_shipped:
+        from .recipe import seed_runs
+        for stage in seed_runs(Path(ns.runs)):
+            print(f"{stage}: continues from the shipped checkpoint")
     if ns.stage == "all":
         from .recipe import train_all
         train_all(ns)

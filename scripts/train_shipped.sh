@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# The time-boxed run that produced the shipped tiny checkpoints on a 2-core CPU (see the model
-# cards for the steps each stage reached). Every stage resumes where it stopped: rerun to go on.
-# The lambdas are the ones in ditic_lite/recipe.py (RATE_LAMBDAS, LAMBDA_BASE).
+# Continue training the shipped tiny checkpoints: one time-boxed run of each stage, then export to
+# ditic_lite/checkpoints with measured cards. The first call copies the committed checkpoints into
+# $RUNS (--from-shipped: weights, steps and wall time per stage); every stage resumes where it
+# stopped, so rerun to go on; Ctrl-C or kill saves first (at most --save-minutes lost).
+# A stage's minutes set to 0 skips it this time. The defaults are one ~2-hour session on 2 CPU
+# cores: the autoencoder's decoder (the quality ceiling; a frozen encoder keeps the latent space,
+# so the codec stays valid), then each rate point and MSE baseline re-fitted to the new decoder.
+# Retraining the encoder too (AE_FLAGS=) changes the latent: then give the later stages time.
+# Lambdas: ditic_lite/recipe.py (RATE_LAMBDAS, LAMBDA_BASE).
 # Usage: bash scripts/train_shipped.sh [DATA_DIR]   (default ../shared/data/train)
 set -euo pipefail
 DATA=${1:-../shared/data/train}
+RUNS=${RUNS:-runs}
 T="ditic-lite train"
 command -v ditic-lite >/dev/null || T="python -m ditic_lite.train"
-run() { $T "$@" --data "$DATA" --runs runs; }
+run() {  # run MINUTES STAGE [ARGS...]
+  local minutes=$1; shift
+  [ "$minutes" = 0 ] || $T "$@" --data "$DATA" --runs "$RUNS" --from-shipped --max-minutes "$minutes" --steps 10000000
+}
 LAMBDAS=$(python -c "from ditic_lite.recipe import RATE_LAMBDAS as r; print(*r)")
 BASE=$(python -c "from ditic_lite.recipe import LAMBDA_BASE as b; print(b)")
-run ae --steps 2000 --max-minutes "${AE_MIN:-32}"
-run dit --steps 1500 --max-minutes "${DIT_MIN:-6}"
-run warmup --steps 3000 --max-minutes "${WARMUP_MIN:-33}"
-run stage1 --steps 1500 --lmbda "$BASE" --max-minutes "${S1_MIN:-25}"
+run "${AE_MIN:-55}" ae --lr 2e-4 ${AE_FLAGS---freeze-encoder}
+run "${DIT_MIN:-0}" dit
+run "${WARMUP_MIN:-0}" warmup
+run "${S1_MIN:-0}" stage1 --lmbda "$BASE"
 i=0
 for lam in $LAMBDAS; do
-  run stage2 --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${S2_MIN:-5}"
-  run mse --rate-id $i --lmbda "$lam" --steps 300 --max-minutes "${MSE_MIN:-2.5}"
+  run "${S2_MIN:-4}" stage2 --rate-id $i --lmbda "$lam"
+  run "${MSE_MIN:-2.5}" mse --rate-id $i --lmbda "$lam"
   i=$((i + 1))
 done
-python -c "from pathlib import Path; from ditic_lite.recipe import export; export(Path('runs'), data=Path('$DATA'))"
+[ "${EXPORT:-1}" = 0 ] || python -c "from pathlib import Path; from ditic_lite.recipe import export; export(Path('$RUNS'), data=Path('$DATA'))"
