@@ -135,7 +135,7 @@ def seed_runs(runs: Path, checkpoints: Path = zoo.CHECKPOINT_DIR) -> list[str]:
 
 def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None) -> list[dict[str, Any]]:
     """Write base, shared and every finished rate point of ``runs`` into ``out`` with cards."""
-    from .train import VALIDATION, load_validation_set
+    from .train import VALIDATION, validation_images
 
     summaries = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/summary.json")}
     stage1 = _model_from_run(runs, runs / "stage1" / "model.safetensors", use_dit=True)
@@ -157,7 +157,7 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
     zoo.save_weights(zoo.shared_state(stage1), out / "tiny" / "shared.safetensors",
                      {**common, "part": "context model shared by all rate points",
                       "stages": {k: summaries.get(k) for k in ("warmup", "stage1")}})
-    validation = load_validation_set(data) if data is not None else []
+    validation = validation_images(data) if data is not None else []  # measured only where held out photos exist
     cards = []
     for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
         for run in sorted(runs.glob(f"{stage}_r*")):
@@ -171,13 +171,66 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
             cards.append(card)
     if validation:  # measure through the real load path, then record in the cards
         for card in cards:
-            codec = zoo.load(card["model"], rate=card["rate"])
+            codec = zoo.load(card["model"], rate=card["rate"], checkpoints=out)
             card["validation"] = measure_on_validation(codec, validation)
             path = out / card["model"] / f"rate{card['rate']}.json"
             stored = json.loads(path.read_text())
             stored["validation"] = card["validation"]
             path.write_text(json.dumps(stored, indent=1))
     return cards
+
+
+# One time-boxed continuation run on one GPU: (stage, share of the minutes, settings). The shares
+# follow the CPU recipe (scripts/train_shipped.sh); batches and crops are larger, ae and dit in bf16.
+GPU_PLAN: list[tuple[str, float, dict[str, Any]]] = [
+    ("ae", 0.30, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
+    ("dit", 0.08, dict(batch_size=64, bf16=True)),
+    ("warmup", 0.14, dict(batch_size=32)),
+    ("stage1", 0.20, dict(batch_size=16, lmbda=LAMBDA_BASE)),
+    *[("stage2", 0.04, dict(batch_size=16, rate_id=i, lmbda=lam)) for i, lam in enumerate(RATE_LAMBDAS)],
+    *[("mse", 0.03, dict(batch_size=16, rate_id=i, lmbda=lam)) for i, lam in enumerate(RATE_LAMBDAS)],
+]
+
+
+def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Path, minutes: float,
+             step_cap: int | None = None, **overrides: Any) -> list[dict[str, Any]]:
+    """Continue every stage of ``plan`` from the shipped checkpoints in one process.
+
+    Each stage gets ``share * minutes`` of wall time (``step_cap`` more steps at most, for toy
+    runs); ``overrides`` replace settings of every stage (tests: tiny batches and crops).
+    """
+    from .train import STAGE_DEFAULTS, TrainArgs, train
+
+    seed_runs(runs)
+    bundled = data / "captions.safetensors"  # caption embeddings computed elsewhere (scripts/gpu_bundle.py)
+    if bundled.exists() and not (runs / "captions.safetensors").exists():
+        (runs / "captions.safetensors").write_bytes(bundled.read_bytes())
+    summaries = []
+    for stage, share, settings in plan:
+        kwargs = {**STAGE_DEFAULTS[stage], **settings, **overrides}
+        run_name = f"{stage}_r{kwargs['rate_id']}" if stage in ("stage2", "mse") else stage
+        done = json.loads((runs / run_name / "progress.json").read_text())["step"]
+        steps = done + step_cap if step_cap is not None else 10**9
+        summaries.append(train(TrainArgs(stage=stage, data=data, runs=runs, steps=steps,
+                                         max_minutes=share * minutes, **{k: v for k, v in kwargs.items() if k != "steps"})))
+    return summaries
+
+
+def train_gpu(out: Path, data: Path, minutes: float = 5.0, step_cap: int | None = None,
+              **overrides: Any) -> dict[str, Any]:
+    """The GPU recipe (``scripts/train_gpu.sh``): continue, export with cards, write a summary."""
+    tic = time.time()
+    runs = out / "runs"
+    summaries = run_plan(GPU_PLAN, runs, data, minutes, step_cap, **overrides)
+    train_minutes = (time.time() - tic) / 60
+    cards = export(runs, out=out / "checkpoints", data=data)
+    summary = {"hardware": hardware(), "plan_minutes": minutes, "train_minutes": train_minutes,
+               "total_minutes": (time.time() - tic) / 60,
+               "stages": [{k: s[k] for k in ("stage", "steps", "minutes_this_run", "final_losses")}
+                          | {"rate_id": s["args"]["rate_id"]} for s in summaries],
+               "validation": [{"model": c["model"], "rate": c["rate"], **c.get("validation", {})} for c in cards]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 def train_all(ns: argparse.Namespace) -> None:
@@ -196,3 +249,17 @@ def train_all(ns: argparse.Namespace) -> None:
         train(TrainArgs(stage=stage, data=data, runs=runs, rate_id=rate_id, seed=ns.seed, cpu=ns.cpu, **kwargs))
         print(f"{stage} (rate {rate_id}): {(time.time() - tic) / 60:.1f} min")
     export(runs, data=data)
+
+
+if __name__ == "__main__":  # python -m ditic_lite.recipe gpu OUT DATA [--minutes M]  (scripts/train_gpu.sh)
+    parser = argparse.ArgumentParser(description="the tiny-tier recipe on one GPU, from the shipped checkpoints")
+    parser.add_argument("plan", choices=["gpu"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--minutes", type=float, default=5.0, help="training wall time, split over the stages")
+    parser.add_argument("--step-cap", type=int, default=None, help="at most this many steps per stage (toy runs)")
+    parser.add_argument("--toy", action="store_true", help="batch 1, small crops: check the recipe on a CPU")
+    args = parser.parse_args()
+    toy = dict(batch_size=1, crop=256) if args.toy else {}
+    result = train_gpu(args.out, args.data, args.minutes, args.step_cap, **toy)
+    print(json.dumps({k: result[k] for k in ("hardware", "train_minutes", "total_minutes", "validation")}, indent=1))

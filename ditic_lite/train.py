@@ -98,6 +98,7 @@ class TrainArgs:
     save_minutes: float = 3.0
     validate_minutes: float = 5.0
     warmup_steps: int = 100
+    colour_augment: bool = False
     bf16: bool = False
     freeze_encoder: bool = False
     export: bool = True
@@ -138,10 +139,16 @@ def caption_embeddings(captions: list[str], cache: Path | None = None) -> torch.
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Random crops with horizontal/vertical flips of in-memory photos, with caption indexes."""
+    """Random crops with horizontal/vertical flips of in-memory photos, with caption indexes.
 
-    def __init__(self, images: list[torch.Tensor], crop: int, length: int) -> None:
+    ``colour_augment`` also permutes the RGB channels at random (autoencoder only: the codec
+    stages keep colours that match the captions). A few dozen photos hold few hues; without it a
+    decoder trained longer drifted on colours it rarely saw (a held-out deep blue sky turned purple).
+    """
+
+    def __init__(self, images: list[torch.Tensor], crop: int, length: int, colour_augment: bool = False) -> None:
         self.images, self.crop, self.length = images, crop, length
+        self.colour_augment = colour_augment
 
     def __len__(self) -> int:
         return self.length
@@ -160,6 +167,8 @@ class CropDataset(torch.utils.data.Dataset):
             x = x.flip(-1)
         if random.random() < 0.5:
             x = x.flip(-2)
+        if self.colour_augment:
+            x = x[torch.randperm(3)]
         return x, i
 
 
@@ -386,7 +395,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     if opt_aux is not None:
         model.codec.entropy_bottleneck.quantiles.requires_grad_(True)
 
-    dataset = CropDataset(images, args.crop, length=10**9)
+    dataset = CropDataset(images, args.crop, length=10**9, colour_augment=args.colour_augment)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
     # only the trained part goes through accelerate (so DDP syncs its gradients)
     raw = model.to(accelerator.device)
@@ -413,7 +422,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
 
     def this_run() -> dict[str, Any]:
         return {"from_step": first_step, "to_step": step, "minutes": (time.time() - start) / 60,
-                "hardware": hardware(), "processes": accelerator.num_processes, "bf16": args.bf16,
+                "hardware": hardware(), "processes": accelerator.num_processes,
+                "threads": torch.get_num_threads(), "bf16": args.bf16,
                 "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
                 "lr": args.lr}
 
@@ -594,7 +604,8 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
             defaults[key] = value
     return TrainArgs(stage=ns.stage, data=Path(ns.data), runs=Path(ns.runs), rate_id=ns.rate_id,
                      seed=ns.seed, max_minutes=ns.max_minutes, cpu=ns.cpu, save_every=ns.save_every,
-                     save_minutes=ns.save_minutes, freeze_encoder=ns.freeze_encoder, **defaults)
+                     save_minutes=ns.save_minutes, freeze_encoder=ns.freeze_encoder,
+                     colour_augment=ns.colour_augment, **defaults)
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
@@ -616,6 +627,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="bf16 autocast for the forward pass (default: per stage, on for ae)")
     p.add_argument("--freeze-encoder", action="store_true", dest="freeze_encoder",
                    help="ae: train only the decoder, keeping the latent space of the later stages")
+    p.add_argument("--colour-augment", action="store_true", dest="colour_augment",
+                   help="ae: random RGB channel permutations of the crops (more hues from few photos)")
     p.add_argument("--from-shipped", action="store_true", dest="from_shipped",
                    help="first copy the committed checkpoints into --runs (stages already there are kept)")
     p.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")

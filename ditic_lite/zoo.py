@@ -148,19 +148,20 @@ def assemble(config: DiTICConfig, base: dict[str, torch.Tensor], rate: dict[str,
     return model.eval()
 
 
-def available_rates(name: str) -> list[int]:
-    folder = CHECKPOINT_DIR / name
+def available_rates(name: str, checkpoints: Path = CHECKPOINT_DIR) -> list[int]:
+    folder = checkpoints / name
     return sorted(int(m.group(1)) for p in folder.glob("rate*.safetensors")
                   if (m := re.fullmatch(r"rate(\d+)\.safetensors", p.name)))
 
 
 def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
          checkpoint: str | Path | None = None, dtype: torch.dtype = torch.float32,
-         check_hash: bool = True) -> Codec:
+         check_hash: bool = True, checkpoints: Path = CHECKPOINT_DIR) -> Codec:
     """Load a codec by name: ``"tiny"`` (DiT-IC tiny), ``"mse"`` (MSE baseline) or ``"official"``.
 
     ``rate`` picks one of ``codec.rates``; ``checkpoint`` is the file or hub id of the official
-    release (``"official"`` only). The tiny tier runs in float32 on any device.
+    release (``"official"`` only). The tiny tier runs in float32 on any device; ``checkpoints``
+    is the folder it is read from (the shipped one by default; a fresh export for its cards).
     """
     device = torch.device(device)
     if name == "official":
@@ -171,16 +172,16 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
     if checkpoint is not None:
         raise ValueError("checkpoint= is only for the official model; the tiny tier ships its weights")
     base_name, use_dit = LEARNED[name]
-    rates = available_rates(name)
+    rates = available_rates(name, checkpoints)
     if not rates:
-        raise CheckpointError(f"no checkpoints for '{name}' in {CHECKPOINT_DIR / name}")
+        raise CheckpointError(f"no checkpoints for '{name}' in {checkpoints / name}")
     if rate not in rates:
         raise ValueError(f"rate {rate} not available for '{name}'; choose from {rates}")
-    config = _load_config(CHECKPOINT_DIR / base_name / "config.json")
-    base, base_card = load_weights(CHECKPOINT_DIR / base_name / "base.safetensors", check_hash)
-    shared, shared_card = load_weights(CHECKPOINT_DIR / base_name / "shared.safetensors", check_hash)
-    rate_tensors, card = load_weights(CHECKPOINT_DIR / name / f"rate{rate}.safetensors", check_hash)
-    config_digest = sha256_file(CHECKPOINT_DIR / base_name / "config.json")
+    config = _load_config(checkpoints / base_name / "config.json")
+    base, base_card = load_weights(checkpoints / base_name / "base.safetensors", check_hash)
+    shared, shared_card = load_weights(checkpoints / base_name / "shared.safetensors", check_hash)
+    rate_tensors, card = load_weights(checkpoints / name / f"rate{rate}.safetensors", check_hash)
+    config_digest = sha256_file(checkpoints / base_name / "config.json")
     if check_hash and base_card.get("config_sha256", config_digest) != config_digest:
         raise CheckpointError("config.json does not match the SHA-256 recorded in base.json: it was modified")
     model = assemble(config, base, {**shared, **rate_tensors}, use_dit=use_dit).to(device)

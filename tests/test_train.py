@@ -78,3 +78,66 @@ def test_two_process_cpu_run(train_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "runs" / "ae" / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["steps"] == 2
+
+
+@pytest.mark.slow
+def test_training_continues_from_the_shipped_checkpoints(train_folder, tmp_path):
+    """seed_runs -> export reproduces the shipped files; a decoder-only run keeps the latent."""
+    from ditic_lite import recipe, zoo
+    runs = tmp_path / "runs"
+    seeded = recipe.seed_runs(runs)
+    assert {"ae", "dit", "warmup", "stage1", "stage2_r0", "mse_r0"} <= set(seeded)
+    assert recipe.seed_runs(runs) == []  # stages already there are kept
+    shipped_ae = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "base.json").read_text())["stages"]["ae"]
+    assert json.loads((runs / "ae" / "progress.json").read_text())["step"] == shipped_ae["steps"]
+    out = tmp_path / "export"
+    recipe.export(runs, out=out)
+    for part in ("tiny/base", "tiny/shared", "tiny/rate0", "mse/rate0"):
+        a = load_file(str(zoo.CHECKPOINT_DIR / f"{part}.safetensors"))
+        b = load_file(str(out / f"{part}.safetensors"))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
+
+    # two more autoencoder steps, decoder only: the encoder (so the latent space) is unchanged
+    steps = shipped_ae["steps"] + 2
+    summary = train(_args("ae", train_folder, runs, steps=steps, freeze_encoder=True, bf16=True, validate_minutes=0))
+    assert summary["steps"] == steps and len(summary["runs"]) == 2
+    assert summary["runs"][-1]["from_step"] == shipped_ae["steps"]
+    assert summary["minutes_total"] > shipped_ae["minutes_total"]
+    before, after = load_file(str(out / "tiny/base.safetensors")), load_file(str(runs / "ae" / "model.safetensors"))
+    enc = [k for k in before if k.startswith("vae.encoder.")]
+    dec = [k for k in before if k.startswith("vae.decoder.") and k.endswith("weight")]
+    assert all(torch.equal(before[k].float(), after[k]) for k in enc)
+    assert any(not torch.equal(before[k].float(), after[k]) for k in dec)
+
+    # a rate point continues from its own weights on top of the new decoder (not stage 1's copy)
+    model, _ = build_model(_args("stage2", train_folder, runs, rate_id=0))
+    state = model.state_dict()
+    key = next(k for k in dec if k.replace(".weight", ".base_layer.weight") in state)
+    assert torch.equal(state[key.replace(".weight", ".base_layer.weight")], after[key])
+
+
+def test_stop_request_turns_sigterm_into_a_flag():
+    import signal
+    from ditic_lite.train import StopRequest
+    previous = signal.getsignal(signal.SIGTERM)
+    stop = StopRequest()
+    signal.raise_signal(signal.SIGTERM)
+    assert stop.requested
+    stop.restore()
+    assert signal.getsignal(signal.SIGTERM) == previous
+
+
+@pytest.mark.slow
+def test_gpu_recipe_at_toy_size(train_folder, tmp_path):
+    """scripts/train_gpu.sh's recipe, one step a stage on the CPU: continues every stage, exports."""
+    from ditic_lite import recipe, zoo
+    summary = recipe.train_gpu(tmp_path, train_folder, minutes=100, step_cap=1, batch_size=1, crop=256)
+    stored = json.loads((tmp_path / "summary.json").read_text())
+    assert [s["stage"] for s in stored["stages"]] == [stage for stage, _, _ in recipe.GPU_PLAN]
+    shipped = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "base.json").read_text())["stages"]
+    by_stage = {s["stage"]: s["steps"] for s in summary["stages"]}
+    assert all(by_stage[k] == shipped[k]["steps"] + 1 for k in ("ae", "dit", "warmup", "stage1"))
+    assert zoo.available_rates("tiny", tmp_path / "checkpoints") == zoo.available_rates("tiny")
+    codec = zoo.load("mse", rate=0, checkpoints=tmp_path / "checkpoints")
+    assert codec.card["stages"]["mse_r0"]["steps"] == json.loads(
+        (zoo.CHECKPOINT_DIR / "mse" / "rate0.json").read_text())["stages"]["mse_r0"]["steps"] + 1
