@@ -58,7 +58,7 @@ from .config import DiTICConfig, tiny_config
 from .determinism import seed_everything
 from .images import load_image
 from .model import DiTIC
-from .recipe import LAMBDA_BASE, LAMBDA_WARMUP, RATE_LAMBDAS, hardware
+from .recipe import DISTILL_MARGIN, LAMBDA_BASE, LAMBDA_WARMUP, RATE_LAMBDAS, hardware
 from . import zoo
 
 # Held out from training, listed in every model card; the first three are data/samples/.
@@ -72,8 +72,8 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4, bf16=True),
     "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4),
     "warmup": dict(steps=3000, batch_size=8, crop=256, lr=5e-4, lmbda=LAMBDA_WARMUP),
-    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE),
-    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
+    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE, distill_margin=DISTILL_MARGIN),
+    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1], distill_margin=DISTILL_MARGIN),
     "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
 }
 
@@ -99,6 +99,7 @@ class TrainArgs:
     validate_minutes: float = 5.0
     warmup_steps: int = 100
     colour_augment: bool = False
+    distill_margin: float | None = None  # None: the model config's (the release's 0.5)
     bf16: bool = False
     freeze_encoder: bool = False
     export: bool = True
@@ -417,7 +418,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     elif step:
         accelerator.print(f"continuing {args.stage} from its weights at step {step} (new optimiser state)")
     history: list[dict[str, float]] = progress.get("history", [])
-    first_step, start, last_save, losses = step, time.time(), time.time(), []
+    first_step, start, last_save, losses, step_seconds = step, time.time(), time.time(), [], []
     runs_done: list[dict[str, Any]] = progress.get("runs", [])
 
     def this_run() -> dict[str, Any]:
@@ -425,7 +426,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 "hardware": hardware(), "processes": accelerator.num_processes,
                 "threads": torch.get_num_threads(), "bf16": args.bf16,
                 "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
-                "lr": args.lr}
+                "lr": args.lr, "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
     def write_progress() -> None:  # steps, wall time over every run so far, loss history
         minutes = progress.get("minutes", 0.0) + (time.time() - start) / 60
@@ -448,9 +449,13 @@ def train(args: TrainArgs) -> dict[str, Any]:
             last_validation = time.time()
             accelerator.print(f"step {step}: held-out {history[-1]}")
         x, idx = next(data_iter)
+        tic = time.perf_counter()
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=args.bf16):
             logs = training_step(args, raw, wrapped, extra_modules, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator)
         ema.step(params)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        step_seconds.append(time.perf_counter() - tic)
         step += 1
         losses.append(logs)
         bar.update(1)
@@ -540,7 +545,8 @@ def training_step(args, raw, wrapped, extra, x, idx, cap_emb, optimizer, opt_aux
                     msssim=float(msssim.detach()))
         if args.stage != "mse":
             cfg = raw.config.align
-            l_sd = self_distillation_loss(out["y_hat"], out["latent"], cfg.distill_margin, cfg.distill_weight)
+            margin = cfg.distill_margin if args.distill_margin is None else args.distill_margin
+            l_sd = self_distillation_loss(out["y_hat"], out["latent"], margin, cfg.distill_weight)
             loss = loss + l_sd
             logs["distill"] = float(l_sd.detach())
             if "align" in extra:
