@@ -148,15 +148,15 @@ def assemble(config: DiTICConfig, base: dict[str, torch.Tensor], rate: dict[str,
     return model.eval()
 
 
-def available_rates(name: str, checkpoints: Path = CHECKPOINT_DIR) -> list[int]:
-    folder = checkpoints / name
+def available_rates(name: str, checkpoints: Path | None = None) -> list[int]:
+    folder = (checkpoints or CHECKPOINT_DIR) / name
     return sorted(int(m.group(1)) for p in folder.glob("rate*.safetensors")
                   if (m := re.fullmatch(r"rate(\d+)\.safetensors", p.name)))
 
 
 def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
          checkpoint: str | Path | None = None, dtype: torch.dtype = torch.float32,
-         check_hash: bool = True, checkpoints: Path = CHECKPOINT_DIR) -> Codec:
+         check_hash: bool = True, checkpoints: Path | None = None) -> Codec:
     """Load a codec by name: ``"tiny"`` (DiT-IC tiny), ``"mse"`` (MSE baseline) or ``"official"``.
 
     ``rate`` picks one of ``codec.rates``; ``checkpoint`` is the file or hub id of the official
@@ -172,6 +172,7 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
     if checkpoint is not None:
         raise ValueError("checkpoint= is only for the official model; the tiny tier ships its weights")
     base_name, use_dit = LEARNED[name]
+    checkpoints = checkpoints or CHECKPOINT_DIR
     rates = available_rates(name, checkpoints)
     if not rates:
         raise CheckpointError(f"no checkpoints for '{name}' in {checkpoints / name}")
