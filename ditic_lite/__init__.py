@@ -16,7 +16,7 @@ _warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", 
 
 from .notebook import check_runtime as _check_runtime
 
-_check_runtime()  # Colab: "restart the runtime" instead of a numpy ABI error (notebook.py)
+_check_runtime()  # compressai missing: the install command; Colab: "restart" if pip replaced numpy/torch
 
 from .codec import Codec
 from .config import DiTICConfig, tiny_config
@@ -24,7 +24,9 @@ from .container import DecodeError
 from .images import ImageError, load_image
 from .zoo import CheckpointError, load, load_base
 from .notebook import setup
-from . import align, flow, metrics, notebook, plots, reference, teaching, viz  # dl.teaching.*, dl.viz.*, ... in notebooks
+# dl.teaching.*, dl.viz.*, dl.claims.*, ... in notebooks
+from . import (align, claims, evidence, flow, metrics, notebook, perception, plots, reference, reproduce,
+               teaching, viz)
 
 __all__ = [
     "Codec", "CheckpointError", "DecodeError", "DiTICConfig", "ImageError", "load", "load_base",

@@ -1,4 +1,4 @@
-"""``ditic-lite`` command line: compress, decompress, info, demo, train, eval, plot, bench.
+"""``ditic-lite`` command line: compress, decompress, info, demo, train, eval, plot, bench, claims.
 
 Each module that owns a command contributes it with ``add_cli(subparsers)``; this file only
 dispatches and turns expected errors into one ``error: ...`` line with exit status 2.
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
     p.set_defaults(func=_cmd_demo)
 
-    for module in ("train", "evaluate", "bench"):
+    for module in ("train", "evaluate", "bench", "claims"):
         try:
             mod = __import__(f"ditic_lite.{module}", fromlist=["add_cli"])
         except ImportError as err:  # an optional command whose dependencies are missing

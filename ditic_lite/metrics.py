@@ -2,6 +2,7 @@
 
 * Distortion: PSNR, MS-SSIM (``pytorch-msssim``), LPIPS (``lpips``, AlexNet), DISTS
   (``DISTS_pytorch``, VGG16) per image; FID/KID per data set on 256x256 patches.
+* Offline perception proxy: ``detail``, the high-frequency power kept (``perception.py``, no weights).
 * Rate: :func:`bits_per_pixel` from the real file size.
 * Comparison of rate-distortion curves: :func:`bd_rate` and :func:`bd_metric`.
 
@@ -148,8 +149,17 @@ def dists(reference: ImageLike, test: ImageLike) -> float:
         return float(_dists_model()(x, y, require_grad=False, batch_average=True))
 
 
+def detail(reference: ImageLike, test: ImageLike) -> float:
+    """Detail retention (offline perception proxy, no weights): high-frequency power of ``test``
+    over that of ``reference``, 1 = the original's fine detail (``perception.detail_retention``;
+    neither higher nor lower is better, closeness to 1 is)."""
+    from .perception import detail_retention
+
+    return detail_retention(reference, test)
+
+
 METRICS: dict[str, Callable[[ImageLike, ImageLike], float]] = {
-    "psnr": psnr, "ms_ssim": ms_ssim, "lpips": lpips, "dists": dists,
+    "psnr": psnr, "ms_ssim": ms_ssim, "lpips": lpips, "dists": dists, "detail": detail,
 }
 HIGHER_IS_BETTER = {"psnr": True, "ms_ssim": True, "lpips": False, "dists": False, "fid": False, "kid": False}
 NEEDS_WEIGHTS = ("lpips", "dists")

@@ -30,6 +30,14 @@ from .latent_codec import LatentCodec
 from .prompter import Prompter
 
 
+def _clock(t: torch.Tensor) -> float:
+    """``time.perf_counter()`` once the device of ``t`` has finished its queued work: CUDA runs
+    asynchronously, so a stage's time is only right after a synchronisation."""
+    if t.is_cuda:
+        torch.cuda.synchronize(t.device)
+    return time.perf_counter()
+
+
 class DiTIC(nn.Module):
     """DiT-IC of any tier. Inputs and outputs of the public methods are images in [0, 1]."""
 
@@ -66,9 +74,14 @@ class DiTIC(nn.Module):
                 m.merge()
 
     @contextlib.contextmanager
-    def lora_disabled(self) -> Iterator[None]:
-        """Run the un-adapted base DiT and decoder (for the multi-step comparison of notebook 03)."""
-        layers = [m for m in self.modules() if isinstance(m, BaseTunerLayer)]
+    def lora_disabled(self, parts: tuple[str, ...] = ("DiT", "vae")) -> Iterator[None]:
+        """Run the un-adapted base modules: LoRA switched off in ``parts`` (``"DiT"``, ``"vae"``:
+        the autoencoder's decoder). Notebook 03 switches off only the DiT's, so that the base and
+        the adapted DiT share one decoder."""
+        unknown = set(parts) - {"DiT", "vae"}
+        if unknown:
+            raise ValueError(f"LoRA parts are 'DiT' and 'vae', got {sorted(unknown)}")
+        layers = [m for part in parts for m in getattr(self, part).modules() if isinstance(m, BaseTunerLayer)]
         merged = [m for m in layers if m.merged]
         # unmerge() is not bit-exact (W + BA - BA != W in float), so keep the merged weights
         saved = [{k: v.detach().clone() for k, v in m.get_base_layer().state_dict().items()} for m in merged]
@@ -127,7 +140,7 @@ class DiTIC(nn.Module):
         sigma_map = flow.pseudo_timestep_map(std, self.config.flow)
         if not pixelwise:
             sigma_map = flow.global_timestep_map(sigma_map)
-        tic = time.perf_counter()
+        tic = _clock(mean)
         tokens = self.prompter(codec_out["prompt"])
         if self.use_dit:
             x0 = flow.multi_step(lambda x, t: self.velocity(x, t, tokens), mean, sigma_map,
@@ -135,10 +148,10 @@ class DiTIC(nn.Module):
         else:
             x0 = mean
         y_hat = x0 + codec_out["res"]
-        timings["dit"] = time.perf_counter() - tic
-        tic = time.perf_counter()
+        timings["dit"] = _clock(y_hat) - tic
+        tic = _clock(y_hat)
         image = self.decode_latent(y_hat)
-        timings["decoder"] = time.perf_counter() - tic
+        timings["decoder"] = _clock(image) - tic
         return {"std": std, "sigma_map": sigma_map, "tokens": tokens, "y_hat": y_hat,
                 "image": image, "timings": timings}
 

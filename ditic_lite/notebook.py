@@ -5,16 +5,19 @@ Every notebook starts with ::
     import ditic_lite as dl
     device = dl.setup()
 
-Locally ``setup()`` only returns the device (``"cuda"`` when a GPU is visible, else ``"cpu"``).
-On Google Colab it also installs the optional packages the notebooks use that are missing there
-(never torch or torchvision: their installed versions are pinned as constraints), and says
-clearly when the runtime must be restarted: CompressAI 1.2.8 is built against numpy 1.x, so
-installing the kit on Colab (numpy 2) replaces numpy, and a running Python cannot swap numpy.
+``setup()`` returns the device (``"cuda"`` when a GPU is visible, else ``"cpu"``) and prints what
+the notebook runs on: versions, the GPU or "CPU", where the checkpoints are and, on a GPU, the
+dtype the official tier will use there (:func:`official_dtype`) and the GPU memory its checkpoint
+needs (:func:`official_memory_gib`). On Google Colab it also installs the optional packages the
+notebooks use that are missing there, with torch, torchvision and numpy pinned to the installed
+versions (:data:`KEEP`), so nothing Colab ships is replaced and no restart is needed.
 
 The kit cannot install itself before it is importable, so on Colab the first code cell of each
-notebook clones :data:`REPO_URL` into :data:`COLAB_DIR` and ``pip install -e``'s it (code, weights,
-sample photos; pip keeps Colab's torch because the kit only asks for ``torch>=2.4``); that cell
-does nothing elsewhere (``scripts/build_notebooks.py``, ``COLAB_CELL``).
+notebook gets the kit (a ``git clone`` of the repository the notebooks were built from into
+:data:`COLAB_DIR`, or a wheel/zip of the kit uploaded to the session) and installs it with the
+same pins, then installs CompressAI without its dependency pins (:data:`COMPRESSAI`: its metadata
+asks for numpy < 2, which its rANS coder does not need). That cell does nothing elsewhere
+(``scripts/build_notebooks.py``, ``COLAB_CELL``).
 
 Notebook parameters come from environment variables, so the test suite can run every notebook
 at CPU size without editing it (``DITIC_FAST=1``; any parameter ``X`` can be overridden with
@@ -33,20 +36,24 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-GITHUB_ORG = "YOUR-ORG"  # placeholder: the GitHub organisation that hosts the kit (see README "Colab")
-REPO_URL = f"https://github.com/{GITHUB_ORG}/ditic-lite"
 COLAB_DIR = "/content/ditic-lite"
+COMPRESSAI = "compressai==1.2.8"
+"""The entropy coder the kit's bitstreams are defined by; installed with ``pip install --no-deps``."""
+KEEP = ("torch", "torchvision", "numpy")
+"""Installed packages that the kit's installs never replace (pinned as pip constraints)."""
 
 # import name -> pip name of the optional packages the notebooks use (installed on Colab if missing)
 NOTEBOOK_EXTRAS = {
-    "ipywidgets": "ipywidgets>=8",
+    "ipywidgets": "ipywidgets>=7.6",
     "pytorch_msssim": "pytorch-msssim>=1.0",
     "lpips": "lpips>=0.1.4",
     "DISTS_pytorch": "DISTS_pytorch",
 }
-NEVER_REINSTALL = ("torch", "torchvision")
+# parameters of the official release: DC-AE + DiT (cast to the compute dtype) and the rest (float32)
+OFFICIAL_PARAMS = {"cast": 312_250_275 + 591_747_872, "float32": 126_750_848 + 11_370_304 + 7_337_792}
 
 _ROOT = Path(__file__).resolve().parent.parent  # the source tree (or site-packages when installed)
+_GIB = 2 ** 30
 
 
 class RestartRequired(RuntimeError):
@@ -68,23 +75,28 @@ def _installed(dist: str) -> str | None:
 def restart_reason() -> str | None:
     """Why the runtime must restart before the kit works, or ``None``.
 
-    numpy already imported in this process at a version other than the installed one means
-    pip replaced it after Python started (Colab ships numpy 2; CompressAI 1.2.8 needs numpy < 2).
+    A package of :data:`KEEP` already imported in this process at a version other than the
+    installed one means pip replaced it after Python started (the kit's own installs pin them, so
+    only an install made by hand does this).
     """
-    np = sys.modules.get("numpy")
-    installed = _installed("numpy")
-    if np is None or installed is None:
-        return None
-    loaded = getattr(np, "__version__", installed)
-    if loaded.split(".")[:2] != installed.split(".")[:2]:
-        return (f"numpy {loaded} is loaded but numpy {installed} is now installed (CompressAI 1.2.8 "
-                "needs numpy < 2): restart the runtime (Colab: Runtime > Restart session), then run "
-                "all cells again; the install is kept")
+    for dist in KEEP:
+        module = sys.modules.get(dist)
+        installed = _installed(dist)
+        if module is None or installed is None:
+            continue
+        loaded = str(getattr(module, "__version__", installed))
+        if loaded.split("+")[0].split(".")[:2] != installed.split("+")[0].split(".")[:2]:
+            return (f"{dist} {loaded} is loaded but {dist} {installed} is now installed: restart the "
+                    "runtime (Colab: Runtime > Restart session), then run all cells again; the install is kept")
     return None
 
 
 def check_runtime() -> None:
-    """Raise :class:`RestartRequired` with what to do when :func:`restart_reason` says so (Colab only)."""
+    """Raise ``ImportError`` with the install command when CompressAI is missing, and (Colab only)
+    :class:`RestartRequired` with what to do when :func:`restart_reason` says so."""
+    if importlib.util.find_spec("compressai") is None:
+        raise ImportError(f"ditic-lite needs {COMPRESSAI}, installed without its dependency pins "
+                          f"(its numpy<2 pin is not needed): pip install --no-deps {COMPRESSAI}")
     reason = restart_reason()
     if reason is not None and in_colab():
         raise RestartRequired(reason)
@@ -95,13 +107,17 @@ def missing_extras() -> list[str]:
     return [pip for module, pip in NOTEBOOK_EXTRAS.items() if importlib.util.find_spec(module) is None]
 
 
+def keep_constraints() -> list[str]:
+    """``name==version`` of the installed packages of :data:`KEEP` (pip constraints)."""
+    return [f"{d}=={v}" for d in KEEP if (v := _installed(d)) is not None]
+
+
 def pip_install(packages: list[str], quiet: bool = True) -> None:
-    """``pip install`` with the installed torch/torchvision pinned as constraints (never replaced)."""
+    """``pip install`` with the installed torch, torchvision and numpy pinned as constraints."""
     if not packages:
         return
-    pins = [f"{d}=={v}" for d in NEVER_REINSTALL if (v := _installed(d)) is not None]
     constraints = Path(os.environ.get("TMPDIR", "/tmp")) / "ditic_lite_constraints.txt"
-    constraints.write_text("\n".join(pins) + "\n")
+    constraints.write_text("\n".join(keep_constraints()) + "\n")
     cmd = [sys.executable, "-m", "pip", "install", *(["-q"] if quiet else []), "-c", str(constraints), *packages]
     print("installing:", " ".join(packages))
     subprocess.run(cmd, check=True)
@@ -117,24 +133,82 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def official_dtype(dev: str | None = None) -> str:
+    """The compute dtype of the official tier on ``dev`` (default :func:`device`): ``"bf16"`` on
+    an Ampere or newer GPU, ``"fp16"`` on older GPUs (a T4 has no bfloat16 units), ``"fp32"`` on
+    a CPU. ``DITIC_DTYPE`` overrides. Used by notebook ``07_official_dit_ic``."""
+    forced = os.environ.get("DITIC_DTYPE")
+    if forced:
+        return forced
+    dev = dev or device()
+    if not dev.startswith("cuda"):
+        return "fp32"
+    import torch
+
+    major, _ = torch.cuda.get_device_capability(torch.device(dev))
+    return "bf16" if major >= 8 else "fp16"
+
+
+def official_memory_gib(dtype: str) -> dict[str, float]:
+    """GPU memory of the official checkpoint in GiB: ``load`` (the loader moves the float32 tensors
+    to the GPU, then casts) and ``weights`` (DC-AE and DiT in ``dtype``, the rest float32). Decoding
+    adds activations that grow with the image size."""
+    size = {"fp32": 4, "bf16": 2, "fp16": 2}[dtype]
+    total = OFFICIAL_PARAMS["cast"] + OFFICIAL_PARAMS["float32"]
+    return {"load": 4 * total / _GIB, "weights": (size * OFFICIAL_PARAMS["cast"] + 4 * OFFICIAL_PARAMS["float32"]) / _GIB}
+
+
+def runtime_report(dev: str) -> list[str]:
+    """The lines :func:`setup` prints: versions and device, checkpoints, and on a GPU the official
+    tier's dtype and memory."""
+    versions = ", ".join(f"{d} {_installed(d) or 'missing'}" for d in ("torch", "numpy", "compressai"))
+    where = "Colab" if in_colab() else "local"
+    fast = " (DITIC_FAST: CI-sized parameters)" if fast_mode() else ""
+    if dev.startswith("cuda"):
+        import torch
+
+        props = torch.cuda.get_device_properties(torch.device(dev))
+        hardware = f"GPU {props.name}, {props.total_memory / _GIB:.1f} GiB"
+    else:
+        hardware = "CPU"
+    lines = [f"ditic-lite {_kit_version()} ({where}): {versions}; device {dev} ({hardware}){fast}",
+             f"checkpoints: tiny and mse in {Path(__file__).resolve().parent / 'checkpoints'}; "
+             f"official (notebook 07, GPU): {_official_cache()}"]
+    if dev.startswith("cuda"):
+        dtype = official_dtype(dev)
+        mem = official_memory_gib(dtype)
+        why = "" if dtype == "bf16" else " (bf16 needs an Ampere or newer GPU)"
+        lines.append(f"official tier on this GPU: {dtype}{why}; its checkpoint needs {mem['load']:.1f} GiB of GPU "
+                     f"memory to load, then {mem['weights']:.1f} GiB of weights plus activations that grow with "
+                     f"the image (this GPU: {props.total_memory / _GIB:.1f} GiB)")
+    return lines
+
+
+def _official_cache() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return "not cached"
+    folder = Path(HF_HUB_CACHE) / "models--JunqiShi--DiT-IC"
+    return f"cached in {folder}" if any(folder.glob("snapshots/*/*_merge_ema.pt")) else f"not cached (downloads into {folder})"
+
+
 def setup(install: bool = True, verbose: bool = True) -> str:
     """The one setup call of every notebook; returns the device to use (``"cuda"`` or ``"cpu"``).
 
-    Colab: installs the missing optional packages (:func:`missing_extras`, torch pinned) and raises
-    :class:`RestartRequired` when the runtime must restart first. Elsewhere: nothing but the
-    device. Explained in notebook ``01_quickstart``.
+    Colab: installs the missing optional packages (:func:`missing_extras`, :data:`KEEP` pinned)
+    and raises :class:`RestartRequired` if a package was replaced under the running Python. Prints
+    :func:`runtime_report` when ``verbose``. Running it again installs nothing. Explained in
+    notebook ``01_quickstart``.
     """
-    colab = in_colab()
-    if colab:
+    if in_colab():
         check_runtime()
         if install:
             pip_install(missing_extras())
             check_runtime()
     dev = device()
     if verbose:
-        where = "Colab" if colab else "local"
-        fast = " (DITIC_FAST: CI-sized parameters)" if fast_mode() else ""
-        print(f"ditic-lite {_kit_version()}, {where}, device: {dev}{fast}")
+        print("\n".join(runtime_report(dev)))
     return dev
 
 
@@ -240,8 +314,8 @@ def samples_dir() -> Path:
         if folder.is_dir() and any(folder.glob("*.png")):
             return folder
     raise FileNotFoundError(
-        f"sample images not found in {[str(c) for c in candidates]}; clone {REPO_URL} "
-        "(the pip package does not carry them) or set DITIC_SAMPLES to a folder of PNG images")
+        f"sample images not found in {[str(c) for c in candidates]}; install the kit from its "
+        "repository or a wheel built from it, or set DITIC_SAMPLES to a folder of PNG images")
 
 
 def sample_paths() -> list[Path]:

@@ -17,6 +17,7 @@ from . import reference
 METRIC_LABELS = {
     "psnr": "PSNR (dB)", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (lower is better)",
     "dists": "DISTS (lower is better)", "fid": "FID (lower is better)",
+    "detail": "detail retention (1 = original)",
 }
 PAPER_LABEL = "paper (published)"
 

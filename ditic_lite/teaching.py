@@ -71,9 +71,10 @@ def perceptual_metrics(allow_download: bool | None = None) -> list[str]:
 
 
 def default_metrics() -> list[str]:
-    """PSNR, MS-SSIM and whichever of LPIPS / DISTS :func:`perceptual_metrics` allows.
+    """PSNR, MS-SSIM, the offline perception proxy ``detail`` (``perception.detail_retention``) and
+    whichever of LPIPS / DISTS :func:`perceptual_metrics` allows.
     Explained in notebook ``05_rate_perception_curves``."""
-    return ["psnr", "ms_ssim", *perceptual_metrics()]
+    return ["psnr", "ms_ssim", "detail", *perceptual_metrics()]
 
 
 # =============================================================================== 01 quickstart
@@ -303,13 +304,14 @@ def _flow_sigmas(strength: float, steps: int, shift: float = 3.0) -> list[float]
 @torch.no_grad()
 def base_dit_decode(codec: Codec, data: bytes, steps: int, strength: float | None = None,
                     tokens: torch.Tensor | None = None, seed: int = 0,
-                    switch_lora: bool = True) -> tuple[Image.Image, dict[str, Any]]:
+                    switch_lora: bool = True, base_decoder: bool = False) -> tuple[Image.Image, dict[str, Any]]:
     """Decode with the UN-adapted base DiT used as an ordinary multi-step flow sampler.
 
     The codec's coarse latent ``x0 = y_tilde + res`` is noised to level ``strength`` of the
     base's rectified flow, ``x_s = (1 - s) x0 + s * noise`` (SDEdit), then integrated to 0 in
     ``steps`` Euler steps by diffusers' ``FlowMatchEulerDiscreteScheduler`` (shift 3, as the base
-    was trained), with LoRA switched off in the DiT and the decoder (``model.lora_disabled()``;
+    was trained), with LoRA switched off in the DiT only, so the adapted decoder is shared with
+    DiT-IC and only the DiT differs (``base_decoder=True`` also switches off the decoder's LoRA;
     pass ``switch_lora=False`` when the caller already switched it off). ``strength`` defaults to
     the mean of DiT-IC's pseudo-timestep map; ``tokens`` ([1, T, 384] caption embeddings) default
     to the empty condition (zeros, the base's dropped caption). Returns the image and
@@ -319,7 +321,7 @@ def base_dit_decode(codec: Codec, data: bytes, steps: int, strength: float | Non
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     if switch_lora:
-        with codec.model.lora_disabled():
+        with codec.model.lora_disabled(_lora_parts(base_decoder)):
             return base_dit_decode(codec, data, steps, strength, tokens, seed, switch_lora=False)
     model = codec.model
     header, out, entropy_s = codec.entropy_decode(data)
@@ -354,11 +356,17 @@ def base_dit_decode(codec: Codec, data: bytes, steps: int, strength: float | Non
                  "dit_s": dit_s, "decoder_s": decoder_s}
 
 
+def _lora_parts(base_decoder: bool) -> tuple[str, ...]:
+    return ("DiT", "vae") if base_decoder else ("DiT",)
+
+
 def base_dit_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 8, 20),
                    strength: float | None = None, tokens: torch.Tensor | None = None, seed: int = 0,
-                   metrics: Sequence[str] = ("psnr", "ms_ssim")) -> tuple[dict[int, Image.Image], pd.DataFrame]:
-    """:func:`base_dit_decode` for each K in ``steps``, same bytes and noise; same table columns as
-    :func:`step_sweep` (``method`` = un-adapted base) plus ``strength``.
+                   metrics: Sequence[str] = ("psnr", "ms_ssim"),
+                   base_decoder: bool = False) -> tuple[dict[int, Image.Image], pd.DataFrame]:
+    """:func:`base_dit_decode` for each K in ``steps``, same bytes and noise, same (adapted)
+    decoder as DiT-IC unless ``base_decoder``; same table columns as :func:`step_sweep`
+    (``method`` = un-adapted base) plus ``strength``.
 
     Explained in notebook ``03_one_step_vs_multi_step``.
     """
@@ -366,7 +374,7 @@ def base_dit_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2,
     data = codec.compress(pil)
     bpp = M.bits_per_pixel(len(data), pil.height, pil.width)
     images, rows = {}, []
-    with codec.model.lora_disabled():
+    with codec.model.lora_disabled(_lora_parts(base_decoder)):
         for k in steps:
             rec, t = base_dit_decode(codec, data, int(k), strength=strength, tokens=tokens, seed=seed, switch_lora=False)
             images[int(k)] = rec
@@ -415,16 +423,19 @@ def one_step_summary(table: pd.DataFrame, metric: str = "psnr") -> str:
     if best_k != 1:
         b = adapted.loc[best_k]
         lines.append(f"More steps of the same adapted flow: best at K={best_k} ({b[metric]:.3f}{unit}, "
-                     f"{b[metric] - one[metric]:+.3f}{unit}) for {b['decode_s'] / one['decode_s']:.1f}x the time.")
+                     f"{b[metric] - one[metric]:+.3f}{unit}) with {best_k} DiT calls instead of 1 "
+                     f"(DiT {b['dit_s']:.3f} s vs {one['dit_s']:.3f} s).")
     else:
         lines.append("More steps of the same adapted flow do not improve on one step (best at K=1).")
     if len(base):
         kb = int(base[metric].idxmax())
         b = base.loc[kb]
-        verdict = "better than" if one[metric] > b[metric] else "not better than"
-        lines.append(f"Un-adapted base DiT, best at K={kb}: {b[metric]:.3f}{unit} in {b['decode_s']:.2f} s; "
-                     f"one adapted step is {verdict} it ({one[metric] - b[metric]:+.3f}{unit}) at "
-                     f"{b['decode_s'] / one['decode_s']:.1f}x less decode time.")
+        lines.append(f"Un-adapted base DiT (same decoder), best at K={kb}: {b[metric]:.3f}{unit}; one adapted step "
+                     f"differs by {one[metric] - b[metric]:+.3f}{unit}, with 1 DiT call instead of {kb} "
+                     f"(DiT {one['dit_s']:.3f} s vs {b['dit_s']:.3f} s).")
+    lines.append(f"Of the one-step decode's {one['decode_s']:.3f} s (one timing, not averaged), the DiT took {one['dit_s']:.3f} s "
+                 f"({one['dit_s'] / one['decode_s']:.0%}), the decoder {one['decoder_s']:.3f} s "
+                 f"({one['decoder_s'] / one['decode_s']:.0%}), entropy decoding {one['entropy_s']:.3f} s.")
     return "\n".join(lines)
 
 
@@ -567,8 +578,11 @@ def rd_table(data: str | Path | None = None, learned: Sequence[str] = ("tiny", "
     return pd.concat(parts, ignore_index=True)
 
 
-def bd_rate_table(results: pd.DataFrame, anchor: str = "jpeg", metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """BD-rate (%) of every codec against ``anchor`` per metric, from mean rate points.
+def bd_rate_table(results: pd.DataFrame, anchor: str | Sequence[str] = "jpeg",
+                  metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """BD-rate (%) of every codec against ``anchor`` (or each of several anchors) per metric, from
+    mean rate points. Only metrics with a direction (``metrics.HIGHER_IS_BETTER``) are used: the
+    detail ratio, best at 1, has none.
 
     One row per (codec, metric): ``bd_rate`` (negative = fewer bits at equal quality), ``points``
     and ``note`` saying why a value is missing (fewer than 2 rate points, a non-monotonic curve,
@@ -576,8 +590,11 @@ def bd_rate_table(results: pd.DataFrame, anchor: str = "jpeg", metrics: Sequence
     """
     from .plots import rate_points
 
+    if not isinstance(anchor, str):
+        return pd.concat([bd_rate_table(results, a, metrics) for a in anchor], ignore_index=True)
     pts = rate_points(results)
-    metrics = [m for m in (metrics or ("psnr", "ms_ssim", "lpips", "dists")) if m in pts and pts[m].notna().any()]
+    metrics = [m for m in (metrics or ("psnr", "ms_ssim", "lpips", "dists"))
+               if m in M.HIGHER_IS_BETTER and m in pts and pts[m].notna().any()]
     keys = ["codec", "steps"] if "steps" in pts else ["codec"]
     anchor_pts = pts[pts["codec"] == anchor]
     if anchor_pts.empty:
@@ -649,7 +666,7 @@ def caption_embeddings(captions: Sequence[str], cache: str | Path | None = "samp
                 return load_file(str(path))["emb"]
     from .train import caption_embeddings as embed
     emb = embed(list(captions))
-    if path is not None:
+    if path is not None and cache != "samples":  # the shipped file is data, never rewritten
         save_file({"emb": emb.contiguous()}, str(path), metadata={"captions_sha256": digest, "model": "all-MiniLM-L6-v2"})
     return emb
 
@@ -797,15 +814,17 @@ def cached_official_checkpoints() -> list[Path]:
 
 def official_status(check_network: bool = True) -> dict[str, Any]:
     """What the official tier can do here: ``gpu``, ``hub_reachable`` (:func:`ditic_lite.notebook.online`:
-    a 3 s socket probe, skipped with ``HF_HUB_OFFLINE=1``), ``cached`` checkpoints and ``can_run`` (GPU and a checkpoint that
-    is cached or downloadable). Never downloads. Explained in notebook ``07_official_dit_ic``.
+    a 3 s socket probe, skipped with ``HF_HUB_OFFLINE=1``), ``cached`` checkpoints and ``can_run``:
+    a checkpoint is cached (any machine: the official model also runs on a CPU, slowly), or a GPU
+    and the hub are there to download one (about 4 GB, not worth it for a CPU run). Never
+    downloads. Explained in notebook ``07_official_dit_ic``.
     """
     gpu = torch.cuda.is_available()
     cached = cached_official_checkpoints()
     reachable = online("huggingface.co") if check_network else False
     return {"gpu": gpu, "gpu_name": torch.cuda.get_device_name(0) if gpu else None,
             "hub_reachable": reachable, "cached": [str(p) for p in cached],
-            "can_run": gpu and (bool(cached) or reachable)}
+            "can_run": bool(cached) or (gpu and reachable)}
 
 
 def official_plan(status: dict[str, Any]) -> str:
@@ -816,18 +835,26 @@ def official_plan(status: dict[str, Any]) -> str:
     lines = []
     if status["can_run"]:
         src = status["cached"][0] if status["cached"] else f"the hub repo {HUB_REPO} ({OFFICIAL_FILES_HINT})"
-        lines.append(f"Official tier: loading the released DiT-IC checkpoint from {src} on {status['gpu_name']}.")
+        where = status["gpu_name"] or "the CPU (fp32; about a minute per Kodak image, decode sizes capped)"
+        lines.append(f"Official tier: loading the released DiT-IC checkpoint from {src} on {where}.")
+        if len(status["cached"]) > 1:
+            lines.append(f"Cached checkpoints: {', '.join(Path(c).name for c in status['cached'])} "
+                         "(choose one with the checkpoint parameter).")
     else:
         why = []
+        if not status["cached"]:
+            why.append("no cached checkpoint")
         if not status["gpu"]:
-            why.append("no CUDA GPU")
-        if not (status["cached"] or status["hub_reachable"]):
-            why.append("no cached checkpoint and the hub is not reachable (offline)")
+            why.append("no CUDA GPU to justify a 4 GB download (a cached checkpoint also runs on a CPU)")
+        elif not status["hub_reachable"]:
+            why.append("the hub is not reachable (offline)")
         lines.append("Official tier NOT run here: " + "; ".join(why) + ".")
         lines.append(f"On a GPU with internet (Colab) this notebook would download one file {OFFICIAL_FILES_HINT} "
                      f"from https://huggingface.co/{HUB_REPO} (about 4 GB), load it with "
                      "dl.load('official', checkpoint=...), code a few Kodak images and time 1024x1024 "
-                     "and 2048x2048 decodes in bfloat16.")
+                     "and 2048x2048 decodes in bfloat16 (float16 on GPUs without bfloat16, e.g. a T4). "
+                     "With a checkpoint already on disk (DITIC_OFFICIAL_CHECKPOINT=path or the Hugging Face "
+                     "cache) it also runs here on the CPU, with smaller decode sizes.")
         lines.append("Below, the same cells run on the kit's tiny model instead; nothing is downloaded.")
     return "\n".join(lines)
 
@@ -839,11 +866,13 @@ def synthetic_photo(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(synthetic_image(width, height, seed))
 
 
-def decode_timing(codec: Codec, sizes: Sequence[tuple[int, int]], steps: int = 1, repeats: int = 1,
-                  warmup: int = 0) -> pd.DataFrame:
-    """Decode latency per image size: ``size``, ``bytes``, ``bpp``, ``decode_s`` (median),
-    per-stage seconds (entropy / dit / decoder, from the codec) and ``peak_mem_mb``
-    (``ditic_lite.bench.measure``). Explained in notebook ``07_official_dit_ic``.
+def decode_timing(codec: Codec, sizes: Sequence[tuple[int, int]], steps: int = 1, repeats: int = 3,
+                  warmup: int = 1) -> pd.DataFrame:
+    """Decode latency per image size: ``size``, ``megapixels``, ``bytes``, ``bpp``, ``decode_s``
+    and per-stage seconds (entropy / dit / decoder), each the median over ``repeats`` timed decodes
+    after ``warmup`` untimed ones (``ditic_lite.bench.measure``; on a GPU every stage ends with a
+    CUDA synchronisation), ``repeats`` and ``peak_mem_mb`` (GPU: peak allocated; CPU: peak
+    resident memory of the process). Explained in notebook ``07_official_dit_ic``.
     """
     from .bench import measure
 
@@ -852,11 +881,19 @@ def decode_timing(codec: Codec, sizes: Sequence[tuple[int, int]], steps: int = 1
     for w, h in sizes:
         img = synthetic_photo(w, h)
         data = codec.compress(img)
-        m = measure(lambda: codec.decompress(data, steps=steps, return_intermediates=True), device, repeats, warmup)
-        timings = m["result"][1]["timings"]
-        rows.append({"model": codec.name, "size": f"{w}x{h}", "device": device, "bytes": len(data),
-                     "bpp": M.bits_per_pixel(len(data), h, w), "decode_s": m["median_s"],
-                     **{f"{k}_s": v for k, v in timings.items()}, "peak_mem_mb": m["peak_mem_mb"]})
+        stages: list[dict[str, float]] = []
+
+        def decode(data: bytes = data) -> Any:
+            out = codec.decompress(data, steps=steps, return_intermediates=True)
+            stages.append(out[1]["timings"])
+            return out
+
+        m = measure(decode, device, repeats, warmup)
+        timed = stages[warmup:]
+        rows.append({"model": codec.name, "size": f"{w}x{h}", "megapixels": w * h / 1e6, "device": device,
+                     "bytes": len(data), "bpp": M.bits_per_pixel(len(data), h, w), "decode_s": m["median_s"],
+                     **{f"{k}_s": float(np.median([t[k] for t in timed])) for k in timed[0]},
+                     "repeats": repeats, "peak_mem_mb": m["peak_mem_mb"]})
     return pd.DataFrame(rows)
 
 
@@ -882,9 +919,12 @@ def reproduce_points(codec: Codec, images: Sequence[ImageLike | str | Path], met
 
 def official_or_tiny(status: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
                      dtype: str = "bf16") -> tuple[Any, str]:
-    """The official codec when ``status["can_run"]`` (cached file first, else the first
-    ``*_merge_ema.pt`` of the hub repo, downloaded once), else the tiny codec. Returns
-    ``(codec, tier)`` with tier ``"official"`` or ``"tiny"``. Never downloads when it cannot run.
+    """The official codec when ``status["can_run"]``, else the tiny codec. Returns ``(codec, tier)``
+    with tier ``"official"`` or ``"tiny"``. Never downloads when it cannot run.
+
+    ``checkpoint``: a local file, a file name (``"q2_merge_ema.pt"``: the cached copy, else that
+    file of the hub repo), ``owner/repo/file``, or ``None``/``""`` (the first cached file, else the
+    first ``*_merge_ema.pt`` of the hub repo, downloaded once).
     Explained in notebook ``07_official_dit_ic``.
     """
     from .zoo import load
@@ -893,6 +933,10 @@ def official_or_tiny(status: dict[str, Any], device: str = "cpu", checkpoint: st
         return load("tiny", rate=0, device=device), "tiny"
     from .official import HUB_REPO
 
+    checkpoint = checkpoint or None
+    if checkpoint is not None and "/" not in str(checkpoint) and not Path(checkpoint).is_file():
+        named = [c for c in status["cached"] if Path(c).name == str(checkpoint)]
+        checkpoint = named[0] if named else f"{HUB_REPO}/{checkpoint}"
     if checkpoint is None and status["cached"]:
         checkpoint = status["cached"][0]
     if checkpoint is None:

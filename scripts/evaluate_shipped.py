@@ -152,7 +152,8 @@ def main() -> None:
                       f"MSE baseline {8 * len(mse_data) / (photo.width * photo.height):.3f} bpp",
                       f"WebP (downscaled) {8 * len(webp_data) / (photo.width * photo.height):.3f} bpp"]
             side_by_side(panels, titles, f"rate point {rate} (validation photo)",
-                         ROOT / "figures" / f"rate{rate}_comparison.png", crop=(300, 120, 160))
+                         ROOT / "figures" / f"rate{rate}_comparison.png",
+                         crop=dl.teaching.zoom_box(photo, 160))  # the most detailed square, not flat sky
 
 
 if __name__ == "__main__":

@@ -89,7 +89,10 @@ def test_notebook_shape(path):
     nb = nbformat.read(path, as_version=4)
     first, colab, setup = nb.cells[:3]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
-    assert "colab.research.google.com/github/" in first.source and f"notebooks/{path.name}" in first.source
+    if nb.metadata["ditic_lite"]["repo_url"].startswith("https://github.com/"):  # built with a GitHub URL
+        assert "colab.research.google.com/github/" in first.source and f"notebooks/{path.name}" in first.source
+    else:  # no URL: no badge to a made-up repository, how to open it in Colab instead
+        assert "colab.research.google.com/github/" not in first.source and "Upload notebook" in first.source
     assert 'if "google.colab" in sys.modules:' in colab.source
     assert setup.source.startswith("import ditic_lite as dl") and "dl.setup()" in setup.source
     for cell in nb.cells[3:]:

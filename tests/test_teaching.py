@@ -254,7 +254,7 @@ def test_perceptual_metrics_never_download_offline(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(dl.metrics, "available", lambda name: calls.append(name) or True)
     assert teaching.perceptual_metrics() == [] and calls == []
-    assert teaching.default_metrics() == ["psnr", "ms_ssim"]
+    assert teaching.default_metrics() == ["psnr", "ms_ssim", "detail"]
 
 
 # ------------------------------------------------------------------------------------ 06
@@ -351,14 +351,14 @@ def test_setup_on_colab_installs_only_missing_and_asks_for_restart(monkeypatch):
     import sys
 
     installed = []
+    real = notebook._installed
     monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
     monkeypatch.setattr(notebook, "pip_install", lambda pkgs, quiet=True: installed.append(list(pkgs)))
     monkeypatch.setattr(notebook, "missing_extras", lambda: ["DISTS_pytorch"])
-    monkeypatch.setattr(notebook, "_installed", lambda d: np.__version__ if d == "numpy" else "2.5.0")
     assert notebook.setup(verbose=False) in ("cpu", "cuda")
     assert installed == [["DISTS_pytorch"]]
-    # pip replaced numpy under a running Python: restart required, with what to do
-    monkeypatch.setattr(notebook, "_installed", lambda d: "1.26.4" if d == "numpy" else "2.5.0")
+    # something replaced numpy under a running Python (an install by hand): restart required, with what to do
+    monkeypatch.setattr(notebook, "_installed", lambda d: "1.26.4" if d == "numpy" else real(d))
     monkeypatch.setitem(sys.modules, "numpy", type("np", (), {"__version__": "2.1.0"}))
     with pytest.raises(notebook.RestartRequired, match="Restart session"):
         notebook.setup(verbose=False)
@@ -373,6 +373,7 @@ def test_pip_install_pins_torch(monkeypatch, tmp_path):
     notebook.pip_install(["lpips"])
     constraints = (tmp_path / "ditic_lite_constraints.txt").read_text()
     assert f"torch=={torch.__version__.split('+')[0]}" in constraints.splitlines()[0]
+    assert f"numpy=={np.__version__}" in constraints.splitlines()  # Colab's numpy 2 is kept too
     assert seen["cmd"][-1] == "lpips" and "-c" in seen["cmd"]
 
 
