@@ -475,6 +475,11 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 write_progress()
     bar.close()
     stop.restore()
+    if validation and accelerator.is_main_process and not any(h["step"] == step and "val_psnr" in h for h in history):
+        ema.store(params)
+        ema.copy_to(params)  # the last point of the curve: what is exported
+        history.append({"step": step, **validate_autoencoder(raw, validation)})
+        ema.restore(params)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(state_dir))
     summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,

@@ -88,32 +88,37 @@ def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     ax = axes[0]
+    twin = ax.twinx()
     if len(ae):
-        for trained, group in ae.groupby("encoder_trained"):
+        first = ae.loc[[ae["step"].idxmin()]]  # the run both kinds of continuation started from
+        for (trained, group), colour in zip(ae.groupby("encoder_trained"), ("tab:blue", "tab:orange")):
+            group = pd.concat([first, group]).drop_duplicates("step").sort_values("step")
             label = "encoder + decoder trained" if trained else "decoder only (latent kept)"
-            ax.plot(group["step"], group["psnr"], "o-", ms=3, label=label)
-        twin = ax.twinx()
-        twin.plot(ae["step"], ae["ms_ssim"], "s:", ms=3, color="grey", label="MS-SSIM (right)")
-        twin.set_ylabel("MS-SSIM")
-        twin.legend(loc="lower right", fontsize=9)
+            ax.plot(group["step"], group["psnr"], "o-", ms=3, color=colour, label=f"{label}: PSNR")
+            twin.plot(group["step"], group["ms_ssim"], "s:", ms=3, color=colour, label=f"{label}: MS-SSIM")
+    twin.set_ylabel("MS-SSIM (dotted)")
     ax.set_xscale("log")
     ax.set_xlabel("autoencoder training steps (batch 8, 128 px crops; log scale)")
-    ax.set_ylabel("PSNR on exact latents (dB)")
-    ax.set_title("autoencoder: held-out quality ceiling")
-    ax.legend(loc="upper left", fontsize=9)
+    ax.set_ylabel("PSNR on exact latents (dB, solid)")
+    ax.set_title("autoencoder on held-out photos: the quality ceiling")
+    ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     ax = axes[1]
     if len(codec):
-        for (model, rate), group in codec.groupby(["model", "rate"]):
-            group = group.sort_values("autoencoder_steps")
-            ax.plot(group["autoencoder_steps"], group["ms_ssim"], "o-" if model == "tiny" else "x--",
-                    label=f"{'DiT-IC' if model == 'tiny' else 'MSE baseline'} rate {rate}")
+        exports = sorted(codec["autoencoder_steps"].unique())
+        for export, colour in zip(exports, plt.cm.viridis(np.linspace(0.15, 0.85, len(exports)))):
+            for model, style in (("tiny", "o-"), ("mse", "x--")):
+                group = codec[(codec["autoencoder_steps"] == export) & (codec["model"] == model)].sort_values("bpp")
+                steps = int(group["codec_steps"].max()) if len(group) else 0
+                name = "DiT-IC" if model == "tiny" else "MSE baseline"
+                ax.plot(group["bpp"], group["ms_ssim"], style, color=colour,
+                        label=f"{name}, export with {export} AE / {steps} codec steps")
     ax.set_xscale("log")
-    ax.set_xlabel("autoencoder steps behind the shipped checkpoint (log scale)")
+    ax.set_xlabel("bits per pixel (real file bytes; log scale)")
     ax.set_ylabel("MS-SSIM on the validation photos")
-    ax.set_title("codec: shipped checkpoints, one point per export")
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(alpha=0.3)
+    ax.set_title("codec: rate-quality of each shipped export")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
