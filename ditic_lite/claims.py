@@ -169,27 +169,27 @@ def correlation(claim: str, r: Sequence[float], n: Sequence[int], expect: int = 
     return Verdict(claim, measured, verdict, rule, notebook, rho, lo, hi, k)
 
 
+def _paired(differences: Sequence[float], unit: str, what: str, digits: int) -> tuple[np.ndarray, float, float, float, str, str]:
+    """Paired differences: the clean values, mean, t interval, the ``measured`` text and the rule's start."""
+    d = _clean(differences)
+    mean, lo, hi = _t_interval(d) if len(d) else (float("nan"),) * 3
+    measured = (f"{_fmt(mean, unit, digits)} [{_fmt(lo, '', digits)}, {_fmt(hi, '', digits)}] ({len(d)} {what})"
+                if len(d) >= 2 else (f"{_fmt(mean, unit, digits)} ({len(d)} {what})" if len(d) else "no data"))
+    rule = f"paired differences over {len(d)} {what}, {LEVEL:.0%} t-CI of the mean; "
+    return d, mean, lo, hi, measured, rule
+
+
 def better(claim: str, differences: Sequence[float], margin: float, unit: str = "", notebook: str = "",
            what: str = "images", digits: int = 3) -> Verdict:
     """"A is better than B" from paired differences A - B (one per image, larger = A better):
     supports if the t interval lies above 0; contradicts if it lies below ``margin`` (a gain as
     large as the smallest one worth claiming is ruled out); else inconclusive."""
-    d = _clean(differences)
-    rule = (f"paired differences over {len(d)} {what}, {LEVEL:.0%} t-CI of the mean; supports if CI > 0, "
-            f"contradicts if CI < {_fmt(margin, unit, digits)} (smallest gain worth claiming)")
+    d, mean, lo, hi, measured, rule = _paired(differences, unit, what, digits)
+    rule += f"supports if CI > 0, contradicts if CI < {_fmt(margin, unit, digits)} (smallest gain worth claiming)"
     if len(d) < 2:
         rule += "; needs >= 2 " + what
-    mean, lo, hi = _t_interval(d) if len(d) else (float("nan"),) * 3
-    if len(d) < 2:
-        verdict = "inconclusive"
-    elif lo > 0:
-        verdict = "supports"
-    elif hi < margin:
-        verdict = "contradicts"
-    else:
-        verdict = "inconclusive"
-    measured = (f"{_fmt(mean, unit, digits)} [{_fmt(lo, '', digits)}, {_fmt(hi, '', digits)}] ({len(d)} {what})"
-                if len(d) >= 2 else (f"{_fmt(mean, unit, digits)} ({len(d)} {what})" if len(d) else "no data"))
+    verdict = ("inconclusive" if len(d) < 2 else "supports" if lo > 0
+               else "contradicts" if hi < margin else "inconclusive")
     return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d))
 
 
@@ -197,16 +197,12 @@ def no_worse(claim: str, differences: Sequence[float], margin: float, unit: str 
              what: str = "images", digits: int = 3) -> Verdict:
     """"A is as good as B" (non-inferiority) from paired differences A - B: supports if the t
     interval lies above ``-margin``, contradicts if below ``-margin``, else inconclusive."""
-    d = _clean(differences)
-    rule = (f"paired differences over {len(d)} {what}, {LEVEL:.0%} t-CI of the mean; supports if CI > "
-            f"{_fmt(-margin, unit, digits)}, contradicts if CI < {_fmt(-margin, unit, digits)}")
+    d, mean, lo, hi, measured, rule = _paired(differences, unit, what, digits)
+    rule += f"supports if CI > {_fmt(-margin, unit, digits)}, contradicts if CI < {_fmt(-margin, unit, digits)}"
     if len(d) < 2:
         rule += "; needs >= 2 " + what
-    mean, lo, hi = _t_interval(d) if len(d) else (float("nan"),) * 3
     verdict = ("inconclusive" if len(d) < 2 else "supports" if lo > -margin
                else "contradicts" if hi < -margin else "inconclusive")
-    measured = (f"{_fmt(mean, unit, digits)} [{_fmt(lo, '', digits)}, {_fmt(hi, '', digits)}] ({len(d)} {what})"
-                if len(d) >= 2 else (f"{_fmt(mean, unit, digits)} ({len(d)} {what})" if len(d) else "no data"))
     return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d))
 
 
