@@ -87,7 +87,7 @@ def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]
             "images": len(rows), "note": "means over the validation set, 768x512 crops, real file sizes"}
 
 
-def seed_runs(runs: Path, checkpoints: Path = zoo.CHECKPOINT_DIR) -> list[str]:
+def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     """Copy the shipped checkpoints into ``runs`` as finished stages, so training continues from them.
 
     Each stage gets ``model.safetensors`` (float32 model state), ``progress.json`` (steps and
@@ -96,6 +96,7 @@ def seed_runs(runs: Path, checkpoints: Path = zoo.CHECKPOINT_DIR) -> list[str]:
     highest rate point (stage 2 at stage 1's lambda), whose codec stage 1 would continue from.
     Returns the stages written.
     """
+    checkpoints = checkpoints or zoo.CHECKPOINT_DIR
     tiny = checkpoints / "tiny"
     config = DiTICConfig.load(tiny / "config.json")
     base = base_card = shared = None
@@ -110,11 +111,11 @@ def seed_runs(runs: Path, checkpoints: Path = zoo.CHECKPOINT_DIR) -> list[str]:
         state = {k: v.contiguous() for k, v in model.state_dict().items() if not zoo.ENTROPY_TABLES.search(k)}
         return state, card
 
-    top = checkpoints / "tiny" / f"rate{max(zoo.available_rates('tiny'))}.safetensors"
+    top = tiny / f"rate{max(zoo.available_rates('tiny', checkpoints))}.safetensors"
     plan = {"ae": (None, True, "ae"), "dit": (None, True, "dit"), "warmup": (top, True, "warmup"),
             "stage1": (top, True, "stage1")}
     for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
-        for rate in zoo.available_rates(name):
+        for rate in zoo.available_rates(name, checkpoints):
             plan[f"{stage}_r{rate}"] = (checkpoints / name / f"rate{rate}.safetensors", use_dit, f"{stage}_r{rate}")
     runs.mkdir(parents=True, exist_ok=True)
     if not (runs / "config.json").exists():
@@ -213,12 +214,11 @@ def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Pa
         (runs / "captions.safetensors").write_bytes(bundled.read_bytes())
     summaries = []
     for stage, share, settings in plan:
-        kwargs = {**STAGE_DEFAULTS[stage], **settings, **overrides}
-        run_name = f"{stage}_r{kwargs['rate_id']}" if stage in ("stage2", "mse") else stage
-        done = json.loads((runs / run_name / "progress.json").read_text())["step"]
-        steps = done + step_cap if step_cap is not None else 10**9
-        summaries.append(train(TrainArgs(stage=stage, data=data, runs=runs, steps=steps,
-                                         max_minutes=share * minutes, **{k: v for k, v in kwargs.items() if k != "steps"})))
+        args = TrainArgs(stage=stage, data=data, runs=runs, max_minutes=share * minutes,
+                         **{**STAGE_DEFAULTS[stage], **settings, **overrides})
+        done = json.loads((args.run_dir / "progress.json").read_text())["step"]
+        args.steps = done + step_cap if step_cap is not None else 10**9
+        summaries.append(train(args))
     return summaries
 
 

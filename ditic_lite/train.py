@@ -434,6 +434,15 @@ def train(args: TrainArgs) -> dict[str, Any]:
                                              "runs": [*runs_done, this_run()]}))
     validation = validation_images(args.data) if args.stage == "ae" and args.validate_minutes > 0 else []
     last_validation = 0.0 if validation else float("inf")
+
+    def validated_at(at: int) -> bool:
+        return any(h["step"] == at and "val_psnr" in h for h in history)
+
+    def validate() -> None:  # held-out quality of the EMA weights, i.e. of what would be exported
+        ema.store(params)
+        ema.copy_to(params)
+        history.append({"step": step, **validate_autoencoder(raw, validation)})
+        ema.restore(params)
     stop = StopRequest()
     bar = tqdm(total=args.steps, initial=step, desc=args.stage, disable=not accelerator.is_main_process)
     data_iter = iter(loader)
@@ -442,12 +451,10 @@ def train(args: TrainArgs) -> dict[str, Any]:
         optimizer, lambda i: min(1.0, (i + 1) / args.warmup_steps) if not resume else 1.0)
     while step < args.steps and (time.time() - start) / 60 < args.max_minutes and not stop.requested:
         if accelerator.is_main_process and (time.time() - last_validation) / 60 > args.validate_minutes:
-            ema.store(params)
-            ema.copy_to(params)  # measure what would be exported
-            history.append({"step": step, **validate_autoencoder(raw, validation)})
-            ema.restore(params)
+            if not validated_at(step):  # a resumed run starts where the last one measured
+                validate()
+                accelerator.print(f"step {step}: held-out {history[-1]}")
             last_validation = time.time()
-            accelerator.print(f"step {step}: held-out {history[-1]}")
         x, idx = next(data_iter)
         tic = time.perf_counter()
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=args.bf16):
@@ -475,11 +482,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 write_progress()
     bar.close()
     stop.restore()
-    if validation and accelerator.is_main_process and not any(h["step"] == step and "val_psnr" in h for h in history):
-        ema.store(params)
-        ema.copy_to(params)  # the last point of the curve: what is exported
-        history.append({"step": step, **validate_autoencoder(raw, validation)})
-        ema.restore(params)
+    if validation and accelerator.is_main_process and not validated_at(step):
+        validate()  # the last point of the curve
     accelerator.wait_for_everyone()
     accelerator.save_state(str(state_dir))
     summary = {"stage": args.stage, "steps": step, "minutes_this_run": (time.time() - start) / 60,
