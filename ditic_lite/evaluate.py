@@ -56,17 +56,6 @@ def _reason(name: str) -> str:
         return str(err)
 
 
-def _score(reference, test, names: Sequence[str]) -> dict[str, float]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = M.METRICS[name](reference, test)
-        except ValueError as err:  # MS-SSIM on images below 161 px
-            warnings.warn(f"{name}: {err}; recorded as NaN", stacklevel=3)
-            out[name] = float("nan")
-    return out
-
-
 def evaluate(
     data: str | Path,
     codecs: Sequence[str | Codec],
@@ -138,7 +127,7 @@ def evaluate(
                     "image": image_name, "codec": name, "rate": rate, "quality": quality, "steps": k,
                     "height": img.height, "width": img.width, "bytes": len(data_bytes),
                     "bpp": M.bits_per_pixel(len(data_bytes), img.height, img.width),
-                    **_score(img, rec, names), "encode_s": encode_s, "decode_s": decode_s,
+                    **M.scores(img, rec, names, warn=True), "encode_s": encode_s, "decode_s": decode_s,
                 })
                 if fid:
                     fid_acc.setdefault((name, rate, k), M.PatchFIDKID()).update(img, rec)

@@ -165,6 +165,21 @@ HIGHER_IS_BETTER = {"psnr": True, "ms_ssim": True, "lpips": False, "dists": Fals
 NEEDS_WEIGHTS = ("lpips", "dists")
 
 
+def scores(reference: ImageLike, test: ImageLike, names: Sequence[str], warn: bool = False) -> dict[str, float]:
+    """Metrics by name (keys of :data:`METRICS`). A metric that cannot be computed on this pair
+    (MS-SSIM below its minimum size) or here (LPIPS / DISTS without their weights) gives NaN;
+    ``warn`` says so with a warning."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = METRICS[name](reference, test)
+        except (ValueError, MetricUnavailable) as err:
+            if warn:
+                warnings.warn(f"{name}: {err}; recorded as NaN", stacklevel=2)
+            out[name] = float("nan")
+    return out
+
+
 def require(name: str) -> None:
     """Load what metric ``name`` needs now; raise :class:`MetricUnavailable` (with the reason) if it can't."""
     if name not in METRICS:

@@ -46,17 +46,6 @@ def _pil(img: ImageLike) -> Image.Image:
     return img if isinstance(img, Image.Image) else to_pil(to_tensor(img))
 
 
-def _quality(reference: Image.Image, test: Image.Image, names: Sequence[str] = ("psnr", "ms_ssim")) -> dict[str, float]:
-    """Metrics by name; MS-SSIM below its minimum size and unavailable LPIPS/DISTS give NaN."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = M.METRICS[name](reference, test)
-        except (ValueError, M.MetricUnavailable):
-            out[name] = float("nan")
-    return out
-
-
 PERCEPTUAL_WEIGHTS = {"lpips": "alexnet-owt-7be5be79.pth", "dists": "vgg16-397923af.pth"}
 """torchvision backbone files LPIPS / DISTS need (looked up in the torch hub cache)."""
 
@@ -260,7 +249,7 @@ def timestep_ablation(codec: Codec, image: ImageLike, steps: int = 1,
         t_map = info["t_map"]
         images[label] = rec
         rows.append({"map": label, "bytes": len(data), "bpp": info["bpp"], "t_mean": float(t_map.mean()),
-                     "t_std": float(t_map.std()), **_quality(pil, rec, metrics)})
+                     "t_std": float(t_map.std()), **M.scores(pil, rec, metrics)})
     table = pd.DataFrame(rows)
     diff = {"map": "change (global - pixel-wise)", "bytes": 0, "bpp": 0.0}
     for col in ("t_mean", "t_std", *metrics):
@@ -291,7 +280,7 @@ def step_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 
         rows.append({"method": "DiT-IC (adapted, variance-guided)", "steps": int(k), "dit_calls": int(k),
                      "decode_s": float(np.median(times)), "entropy_s": info["timings"]["entropy"],
                      "dit_s": info["timings"]["dit"], "decoder_s": info["timings"]["decoder"], "bpp": info["bpp"],
-                     **_quality(pil, rec, metrics)})
+                     **M.scores(pil, rec, metrics)})
     return images, pd.DataFrame(rows)
 
 
@@ -381,7 +370,7 @@ def base_dit_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2,
             rows.append({"method": "base DiT (un-adapted, SDEdit sampler)", "steps": int(k), "dit_calls": int(k),
                          "decode_s": t["decode_s"], "entropy_s": t["entropy_s"], "dit_s": t["dit_s"],
                          "decoder_s": t["decoder_s"], "bpp": bpp,
-                         **_quality(pil, rec, metrics), "strength": t["strength"]})
+                         **M.scores(pil, rec, metrics), "strength": t["strength"]})
     return images, pd.DataFrame(rows)
 
 
@@ -489,7 +478,7 @@ def slider_update(cache: CodecCache, image: ImageLike, rate: int, steps: int = 1
     tic = time.perf_counter()
     rec = codec.decompress(data, steps=int(steps))
     decode_s = time.perf_counter() - tic
-    q = _quality(pil, rec)
+    q = M.scores(pil, rec, ("psnr", "ms_ssim"))
     return rec, {"model": name, "rate": int(rate), "steps": int(steps), "bytes": len(data),
                  "bpp": M.bits_per_pixel(len(data), pil.height, pil.width), **q, "decode_s": decode_s}
 
@@ -754,7 +743,7 @@ def condition_ablation(codec: Codec, image: ImageLike, metrics: Sequence[str] = 
     latent = codec.decompress(data)
     empty = decode_with_tokens(codec, data, None)
     images = {"latent condition": latent, "empty condition": empty}
-    table = pd.DataFrame([{"condition": k, **_quality(pil, v, metrics)} for k, v in images.items()])
+    table = pd.DataFrame([{"condition": k, **M.scores(pil, v, metrics)} for k, v in images.items()])
     change = {"condition": "change (empty - latent)", **{m: float(table[m].iloc[1] - table[m].iloc[0]) for m in metrics}}
     return images, pd.concat([table, pd.DataFrame([change])], ignore_index=True)
 
@@ -910,7 +899,7 @@ def reproduce_points(codec: Codec, images: Sequence[ImageLike | str | Path], met
         data = codec.compress(pil)
         rec = codec.decompress(data, steps=steps)
         rows.append({"image": name, "model": codec.name, "rate": codec.rate, "bytes": len(data),
-                     "bpp": M.bits_per_pixel(len(data), pil.height, pil.width), **_quality(pil, rec, metrics)})
+                     "bpp": M.bits_per_pixel(len(data), pil.height, pil.width), **M.scores(pil, rec, metrics)})
     df = pd.DataFrame(rows)
     mean = {"image": "mean", "model": codec.name, "rate": codec.rate, "bytes": df["bytes"].mean(),
             **{c: df[c].mean() for c in ("bpp", *metrics)}}

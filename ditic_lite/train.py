@@ -101,6 +101,8 @@ class TrainArgs:
     colour_augment: bool = False
     distill_margin: float | None = None  # None: the model config's (the release's 0.5)
     bf16: bool = False
+    channels_last: bool = False  # NHWC memory layout of the trained convolutions and the batch
+    compile: bool = False  # torch.compile the trained module (inductor; the first steps compile)
     freeze_encoder: bool = False
     export: bool = True
     cpu: bool = False
@@ -401,6 +403,10 @@ def train(args: TrainArgs) -> dict[str, Any]:
     # only the trained part goes through accelerate (so DDP syncs its gradients)
     raw = model.to(accelerator.device)
     trained = {"ae": raw.vae, "dit": raw.DiT}.get(args.stage, raw)
+    if args.channels_last:
+        trained.to(memory_format=torch.channels_last)
+    if args.compile:
+        trained.compile()
     wrapped, optimizer, loader = accelerator.prepare(trained, optimizer, loader)
     extra_modules.to(accelerator.device)
     ema = EMAModel(params, decay=args.ema_decay)
@@ -425,6 +431,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
         return {"from_step": first_step, "to_step": step, "minutes": (time.time() - start) / 60,
                 "hardware": hardware(), "processes": accelerator.num_processes,
                 "threads": torch.get_num_threads(), "bf16": args.bf16,
+                "channels_last": args.channels_last, "compile": args.compile,
                 "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
                 "lr": args.lr, "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
@@ -456,6 +463,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 accelerator.print(f"step {step}: held-out {history[-1]}")
             last_validation = time.time()
         x, idx = next(data_iter)
+        if args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         tic = time.perf_counter()
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=args.bf16):
             logs = training_step(args, raw, wrapped, extra_modules, x, idx, cap_emb, optimizer, opt_aux, opt_disc, accelerator)
@@ -613,7 +622,7 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- CLI
 def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     defaults = dict(STAGE_DEFAULTS.get(ns.stage, {}))
-    for key in ("steps", "batch_size", "crop", "lr", "lmbda", "bf16"):
+    for key in ("steps", "batch_size", "crop", "lr", "lmbda", "bf16", "channels_last", "compile"):
         value = getattr(ns, key, None)
         if value is not None:
             defaults[key] = value
@@ -640,6 +649,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="also save the training state at least this often")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast for the forward pass (default: per stage, on for ae)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, dest="channels_last",
+                   help="NHWC memory layout (see data/results/training_speed.csv for what pays)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the trained module (see data/results/training_speed.csv)")
     p.add_argument("--freeze-encoder", action="store_true", dest="freeze_encoder",
                    help="ae: train only the decoder, keeping the latent space of the later stages")
     p.add_argument("--colour-augment", action="store_true", dest="colour_augment",

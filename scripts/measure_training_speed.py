@@ -8,6 +8,8 @@ so layouts measured at different times share one table; ``note`` says what else 
 
     OMP_NUM_THREADS=2 python scripts/measure_training_speed.py --note "quiet machine"
     python scripts/measure_training_speed.py --layout 2x1 --note "quiet machine"
+    python scripts/measure_training_speed.py --stages ae,stage1 --precisions bf16 --channels-last
+    python scripts/measure_training_speed.py --stages ae,stage1 --precisions bf16 --compile
 """
 from __future__ import annotations
 
@@ -30,22 +32,24 @@ from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, train  # noqa: E402
 OUT = ROOT / "data" / "results" / "training_speed.csv"
 
 
-def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout: str) -> dict:
+def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout: str,
+              channels_last: bool = False, compile: bool = False) -> dict:
     run_name = f"{stage}_r0" if stage in ("stage2", "mse") else stage
     done = json.loads((runs / run_name / "progress.json").read_text())["step"]
     if layout == "2x1":
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.train",
                stage, "--data", str(data), "--runs", str(runs), "--steps", str(done + steps), "--cpu",
-               "--bf16" if bf16 else "--no-bf16"]
+               "--bf16" if bf16 else "--no-bf16", "--channels-last" if channels_last else "--no-channels-last",
+               "--compile" if compile else "--no-compile"]
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
         subprocess.run(cmd, check=True, env=env, capture_output=True)
         summary = json.loads((runs / run_name / "summary.json").read_text())
     else:
         settings = {k: v for k, v in STAGE_DEFAULTS[stage].items() if k not in ("steps", "bf16")}
         summary = train(TrainArgs(stage=stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
-                                  validate_minutes=0, **settings))
+                                  channels_last=channels_last, compile=compile, validate_minutes=0, **settings))
     run = summary["runs"][-1]
-    return {"stage": stage, "bf16": bf16, "processes": run["processes"], "threads": run["threads"],
+    return {"stage": stage, "bf16": bf16, "channels_last": channels_last, "compile": compile, "processes": run["processes"], "threads": run["threads"],
             "batch_size": run["batch_size"], "crop": run["crop"],
             "seconds_per_step": round(run["seconds_per_step"], 4), "steps_measured": steps}
 
@@ -56,15 +60,19 @@ def main() -> None:
     parser.add_argument("--stages", default=",".join(STAGE_DEFAULTS))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--layout", choices=["1xN", "2x1"], default="1xN")
+    parser.add_argument("--precisions", default="fp32,bf16", help="comma list of fp32, bf16")
+    parser.add_argument("--channels-last", action="store_true", dest="channels_last")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the trained module")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for bf16 in (False, True):
-            runs = Path(tmp) / f"runs_{bf16}"
+        for precision in args.precisions.split(","):
+            bf16 = {"fp32": False, "bf16": True}[precision]
+            runs = Path(tmp) / f"runs_{precision}"
             seed_runs(runs)
             for stage in args.stages.split(","):
-                row = run_stage(stage, bf16, runs, args.data, args.steps, args.layout)
+                row = run_stage(stage, bf16, runs, args.data, args.steps, args.layout, args.channels_last, args.compile)
                 rows.append({**row, "hardware": hardware(), "note": args.note})
                 print(row, flush=True)
     table = pd.concat([pd.read_csv(OUT), pd.DataFrame(rows)]) if OUT.exists() else pd.DataFrame(rows)
