@@ -1,7 +1,8 @@
-"""Baseline codecs behind the kit's one codec interface.
+"""Baseline codecs behind the kit's one codec interface (``registry.CodecLike``).
 
 Every codec has ``name``, ``rates`` (rate ids), ``compress(img) -> bytes`` and
-``decompress(data, steps=1) -> PIL.Image``; :func:`get_codec` builds any of them by name:
+``decompress(data, steps=1) -> PIL.Image``; :func:`get_codec` builds any codec of the registry
+(``ditic_lite.registry``) that needs nothing but its name and a rate id:
 
 * ``jpeg``, ``webp``, ``avif``: Pillow at a quality from a fixed ladder per rate id, or hit a
   target bits per pixel with :meth:`PillowCodec.at_bpp` (binary search over quality);
@@ -20,7 +21,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import torch
 from PIL import Image
@@ -29,21 +30,11 @@ from PIL import features as pil_features
 from . import container
 from .images import ImageLike, pad_to_multiple, to_pil, to_rgb, to_tensor
 from .metrics import WeightsUnavailable, psnr, weights_download
+from .registry import CODECS, COMPRESSAI, PILLOW, TINY, CodecEntry, CodecLike, find, names
 
 
 class BaselineUnavailable(WeightsUnavailable):
     """A baseline cannot run here: missing encoder support or weights that cannot be fetched."""
-
-
-class Codec(Protocol):
-    """What the evaluation and the benchmark need from a codec."""
-
-    name: str
-    rates: list[int]
-
-    def compress(self, img: ImageLike) -> bytes: ...
-
-    def decompress(self, data: bytes, steps: int = 1) -> Image.Image: ...
 
 
 def _as_pil(img: ImageLike) -> Image.Image:
@@ -55,16 +46,10 @@ def _as_pil(img: ImageLike) -> Image.Image:
 # ---------------------------------------------------------------------------------------------
 
 QUALITY_RANGE = {"jpeg": (1, 95), "webp": (0, 100), "avif": (0, 100)}  # Pillow's usable range
-# default quality per rate id: low rates first, reaching down towards the DiT-IC range (< 0.2 bpp)
-LADDERS = {
-    "jpeg": [5, 10, 20, 35, 50, 75, 90],
-    "webp": [0, 5, 15, 30, 50, 75, 90],
-    "avif": [5, 20, 35, 50, 65, 80, 90],
-}
 _PIL_FORMAT = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
-# rate id -> (scale, quality) of the downscaled variants ``<format>-ds``, lowest rate first
-DOWNSCALED_LADDER = [(0.2, 40), (0.3, 40), (0.4, 40), (0.55, 40)]
-PILLOW_CODECS = (*LADDERS, *(f"{f}-ds" for f in LADDERS))
+# views of the registry's rate settings: quality per rate id, and (scale, quality) of ``<format>-ds``
+LADDERS = {fmt: CODECS[fmt].rate_settings for fmt in _PIL_FORMAT}
+DOWNSCALED_LADDER = CODECS["jpeg-ds"].rate_settings
 
 
 def _check_avif() -> None:
@@ -271,24 +256,24 @@ class ZooCodec:
 # One entry point
 # ---------------------------------------------------------------------------------------------
 
-LEARNED = ("tiny", "mse")
-
-
-def _zoo_names() -> list[str]:
-    from compressai.zoo.image import cfgs
-    return sorted(cfgs)
-
-
 def codec_names() -> list[str]:
-    """Every name :func:`get_codec` accepts."""
-    return [*PILLOW_CODECS, *LEARNED, *_zoo_names()]
+    """Every name :func:`get_codec` accepts: the registry's codecs built from a name alone."""
+    return [name for name in names() if find(name).from_name]
+
+
+def _entry(name: str) -> CodecEntry:
+    """The registry entry of ``name`` (any case, ``_`` for ``-``) that :func:`get_codec` builds."""
+    entry = find(name.lower().replace("_", "-"))
+    if entry is None or not entry.from_name:
+        raise ValueError(f"unknown codec {name!r}; choose from {codec_names()}")
+    return entry
 
 
 def pillow_codec(name: str, rate: int | None = None) -> PillowCodec:
     """``jpeg`` / ``webp`` / ``avif`` at quality ``LADDERS[name][rate]``, or a ``-ds`` variant at
     ``DOWNSCALED_LADDER[rate]``; ``rate=None`` gives the default settings (for :meth:`at_bpp`)."""
     fmt, downscaled = (name[:-3], True) if name.endswith("-ds") else (name, False)
-    ladder = DOWNSCALED_LADDER if downscaled else LADDERS[fmt]
+    ladder = CODECS[name].rate_settings
     if rate is not None and not 0 <= rate < len(ladder):
         raise ValueError(f"{name} rate ids are 0..{len(ladder) - 1}, got {rate}")
     if not downscaled:
@@ -296,29 +281,24 @@ def pillow_codec(name: str, rate: int | None = None) -> PillowCodec:
     return DownscaledPillowCodec(fmt) if rate is None else DownscaledPillowCodec(fmt, ladder[rate][1], ladder[rate][0])
 
 
-def get_codec(name: str, rate: int = 0, **kwargs) -> Codec:
+def get_codec(name: str, rate: int = 0, **kwargs) -> CodecLike:
     """Build codec ``name`` at rate id ``rate`` (0 = lowest rate).
 
     Pillow formats map the rate id to a quality in ``LADDERS`` (``-ds``: ``DOWNSCALED_LADDER``); zoo models to quality ``rate + 1``;
     ``tiny`` / ``mse`` go through ``ditic_lite.load(name, rate, **kwargs)``.
     """
-    key = name.lower().replace("_", "-")
-    if key in PILLOW_CODECS:
-        return pillow_codec(key, rate)
-    if key in LEARNED:
-        from .zoo import load
-        return load(key, rate=rate, **kwargs)
-    if key in _zoo_names():
-        return ZooCodec(key, rate + 1, **kwargs)
-    raise ValueError(f"unknown codec {name!r}; choose from {codec_names()}")
+    entry = _entry(name)
+    if entry.kind == PILLOW:
+        return pillow_codec(entry.name, rate)
+    if entry.kind == COMPRESSAI:
+        return ZooCodec(entry.name, rate + 1, **kwargs)
+    from .zoo import load
+    return load(entry.name, rate=rate, **kwargs)
 
 
 def codec_rates(name: str) -> list[int]:
-    """Rate ids of codec ``name`` without loading weights where possible."""
-    key = name.lower().replace("_", "-")
-    if key in PILLOW_CODECS:
-        return list(range(len(DOWNSCALED_LADDER if key.endswith("-ds") else LADDERS[key])))
-    if key in _zoo_names():
-        from compressai.zoo.image import cfgs
-        return [q - 1 for q in sorted(cfgs[key])]
-    return list(get_codec(key, 0).rates)
+    """Rate ids of codec ``name`` without loading weights where possible (the tiny tier loads rate 0)."""
+    entry = _entry(name)
+    if entry.kind == TINY:
+        return list(get_codec(entry.name, 0).rates)
+    return entry.rate_ids

@@ -1,6 +1,6 @@
 """Decode latency and peak memory: the numbers behind "one step is fast".
 
-Four parts, each a list of rows (``ditic-lite bench`` prints them and writes JSON):
+Five parts, each a list of rows (``ditic-lite bench`` prints them and writes JSON):
 
 * ``tiny``: the kit's DiT-IC tiny codec, end to end and per stage (entropy decoding, DiT,
   decoder; the stage times the codec reports);
@@ -10,15 +10,14 @@ Four parts, each a list of rows (``ditic-lite bench`` prints them and writes JSO
   one DiT step and the decoder, in fp32 / bf16 / fp16;
 * ``unet``: a Stable-Diffusion-1.5-sized latent-diffusion U-Net (diffusers
   ``UNet2DConditionModel``, 8x downsampling, random weights), one denoising step at the same
-  image size -- what a prior diffusion codec pays per step.
+  image size -- what a prior diffusion codec pays per step;
+* ``startup``: what a user waits for at the command line, each a fresh process timed end to end
+  (wall clock, median of ``repeats`` after ``warmup`` runs): ``python -c "import ditic_lite"``,
+  ``ditic-lite info`` and ``ditic-lite decompress`` of a 768x512 file (imports, checkpoint load,
+  decode and PNG write; memory not measured).
 
-Timing: median of ``repeats`` calls after ``warmup`` calls (CUDA synchronised). Memory, from
-the first warm-up call on: on CUDA the peak of ``torch.cuda.max_memory_allocated`` (weights +
-activations); on CPU the process's peak resident set size (Linux ``VmHWM`` after resetting it
-through ``/proc/self/clear_refs``; elsewhere the process-lifetime ``ru_maxrss``, an upper bound).
-Both are reported in total and as the increase over the memory in use before the first call.
-On CPU the total includes the Python/torch runtime, and memory the allocator kept from earlier
-measurements can hide part of the increase: read ``extra_mem_mb`` as a lower bound there. Explained in notebook
+Timing (median of ``repeats`` calls after ``warmup`` calls) and peak memory are measured by
+:func:`ditic_lite.measuring.measure`, which says how. Explained in notebook
 ``03_one_step_vs_multi_step`` and ``07_official_dit_ic``.
 """
 from __future__ import annotations
@@ -26,16 +25,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
+
+from .measuring import Row, error_row, make_row, measure
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 NUM_TOKENS = 77  # latent-condition tokens the official prompter produces (SANA's caption length)
@@ -50,105 +52,6 @@ SD15_UNET = dict(
 UNET_DOWNSAMPLE = 8  # VAE factor of Stable Diffusion
 UNET_MULTIPLE = 64  # image sides rounded up so the latent survives the U-Net's 3 downsamplings
 DCAE_MULTIPLE = 32  # DC-AE f32
-
-
-# ---------------------------------------------------------------------------------------------
-# measuring
-# ---------------------------------------------------------------------------------------------
-
-def _rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset Linux's peak RSS (VmHWM) to the current RSS; False where not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb(reset_worked: bool) -> float:
-    if reset_worked:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, kB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale / 1024
-
-
-def measure(fn: Callable[[], Any], device: str = "cpu", repeats: int = 5, warmup: int = 1) -> dict[str, Any]:
-    """Call ``fn`` ``warmup`` times, then ``repeats`` timed times -> median/min seconds and peak memory.
-
-    Returns ``median_s``, ``min_s``, ``times_s``, ``peak_mem_mb`` (total, from the first warm-up
-    call on), ``extra_mem_mb`` (that peak minus the memory in use before the first call: the
-    decode's working memory) and the last result.
-    """
-    cuda = device.startswith("cuda")
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    sync()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated() / 2**20
-    else:
-        before = _rss_mb()
-        reset = _reset_peak_rss()
-    for _ in range(warmup):
-        fn()
-    sync()
-    times, result = [], None
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        result = fn()
-        sync()
-        times.append(time.perf_counter() - tic)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_rss_mb(reset)
-    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
-            "peak_mem_mb": peak, "extra_mem_mb": max(peak - before, 0.0), "result": result}
-
-
-@dataclass
-class Row:
-    """One benchmark measurement (a row of the printed table and of the JSON)."""
-
-    part: str  # tiny | steps | official | unet
-    model: str
-    stage: str  # load | encode | total | entropy | dit | decoder | step
-    size: str  # WxH of the image
-    dtype: str = "fp32"
-    device: str = "cpu"
-    steps: int = 1
-    median_s: float = float("nan")
-    min_s: float = float("nan")
-    repeats: int = 0
-    peak_mem_mb: float = float("nan")
-    extra_mem_mb: float = float("nan")
-    params_m: float = float("nan")
-    note: str = ""
-    times_s: list[float] = field(default_factory=list)
-
-
-def _row(part: str, model: str, stage: str, size: tuple[int, int] | str, m: dict[str, Any] | None = None,
-         **kw: Any) -> Row:
-    row = Row(part, model, stage, size if isinstance(size, str) else f"{size[0]}x{size[1]}", **kw)
-    if m is not None:
-        row.median_s, row.min_s, row.times_s = m["median_s"], m["min_s"], m["times_s"]
-        row.repeats, row.peak_mem_mb, row.extra_mem_mb = len(m["times_s"]), m["peak_mem_mb"], m["extra_mem_mb"]
-    return row
-
-
-def _error_row(part: str, model: str, stage: str, size: tuple[int, int], err: BaseException, **kw: Any) -> Row:
-    msg = "out of memory" if "out of memory" in str(err).lower() else f"{type(err).__name__}: {err}"
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return _row(part, model, stage, size, note=msg.splitlines()[0][:200], **kw)
 
 
 def synthetic_image(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -196,27 +99,27 @@ def bench_tiny(sizes: Sequence[tuple[int, int]], steps: int = 20, step_sizes: Se
         from .zoo import load
         m = measure(lambda: load(name, rate=rate, device=device), device, repeats, warmup)
         codec = m["result"]
-        rows.append(_row("tiny", name, "load", "-", m, device=device, note="ditic_lite.load incl. hash checks"))
+        rows.append(make_row("tiny", name, "load", "-", m, device=device, note="ditic_lite.load incl. hash checks"))
     params = _params_m(codec.model) if hasattr(codec, "model") else float("nan")
     note = "codec runs with 1 CPU thread (bit-exact entropy coding)" if device == "cpu" else ""
     for size in sizes:
         image = synthetic_image(*size)
         m = measure(lambda: codec.compress(image), device, repeats, warmup)
         data = m["result"]
-        rows.append(_row("tiny", name, "encode", size, m, device=device, params_m=params, note=note))
+        rows.append(make_row("tiny", name, "encode", size, m, device=device, params_m=params, note=note))
         try:
             m = measure(lambda: codec.decompress(data, steps=1, return_intermediates=True), device, repeats, warmup)
         except Exception as err:  # noqa: BLE001 (reported in the table)
-            rows.append(_error_row("tiny", name, "total", size, err, device=device))
+            rows.append(error_row("tiny", name, "total", size, err, device=device))
             continue
-        rows.append(_row("tiny", name, "total", size, m, device=device, params_m=params, note=note))
+        rows.append(make_row("tiny", name, "total", size, m, device=device, params_m=params, note=note))
         # the stage times of the timed calls are not kept by measure(); take them from fresh calls
         stage_times: dict[str, list[float]] = {}
         for _ in range(max(1, min(repeats, 3))):
             for stage, s in codec.decompress(data, steps=1, return_intermediates=True)[1]["timings"].items():
                 stage_times.setdefault(stage, []).append(s)
         for stage, ts in stage_times.items():
-            r = _row("tiny", name, stage, size, device=device, note="stage time reported by the codec")
+            r = make_row("tiny", name, stage, size, device=device, note="stage time reported by the codec")
             r.median_s, r.min_s, r.times_s, r.repeats = statistics.median(ts), min(ts), ts, len(ts)
             rows.append(r)
     for size in (step_sizes if step_sizes is not None else sizes[:1]):
@@ -224,9 +127,9 @@ def bench_tiny(sizes: Sequence[tuple[int, int]], steps: int = 20, step_sizes: Se
         for k in (1, steps):
             try:
                 m = measure(lambda: codec.decompress(data, steps=k), device, repeats, warmup)
-                rows.append(_row("steps", name, "total", size, m, device=device, steps=k, params_m=params))
+                rows.append(make_row("steps", name, "total", size, m, device=device, steps=k, params_m=params))
             except Exception as err:  # noqa: BLE001
-                rows.append(_error_row("steps", name, "total", size, err, device=device, steps=k))
+                rows.append(error_row("steps", name, "total", size, err, device=device, steps=k))
     return rows
 
 
@@ -282,13 +185,13 @@ def bench_official(sizes: Sequence[tuple[int, int]], dtypes: Sequence[str] = ("f
                 try:
                     with torch.inference_mode():
                         m = measure(fn, device, repeats, warmup)
-                    rows.append(_row("official", "DiT-IC official", stage, size, m, params_m=params[stage],
+                    rows.append(make_row("official", "DiT-IC official", stage, size, m, params_m=params[stage],
                                      note=note, **kw))
                     medians[stage] = m["median_s"]
                 except Exception as err:  # noqa: BLE001
-                    rows.append(_error_row("official", "DiT-IC official", stage, size, err, **kw))
+                    rows.append(error_row("official", "DiT-IC official", stage, size, err, **kw))
             if len(medians) == 2:
-                r = _row("official", "DiT-IC official", "total", size, params_m=sum(params.values()),
+                r = make_row("official", "DiT-IC official", "total", size, params_m=sum(params.values()),
                          note="sum of the stage medians (1 step)", **kw)
                 r.median_s = sum(medians.values())
                 rows.append(r)
@@ -322,12 +225,58 @@ def bench_unet(sizes: Sequence[tuple[int, int]], dtypes: Sequence[str] = ("fp32"
             try:
                 with torch.inference_mode():
                     m = measure(lambda: unet(latent, timestep, text).sample, device, repeats, warmup)
-                rows.append(_row("unet", "SD-1.5 U-Net (f8)", "step", size, m, dtype=dtype_name, device=device,
+                rows.append(make_row("unet", "SD-1.5 U-Net (f8)", "step", size, m, dtype=dtype_name, device=device,
                                  params_m=params))
             except Exception as err:  # noqa: BLE001
-                rows.append(_error_row("unet", "SD-1.5 U-Net (f8)", "step", size, err, dtype=dtype_name, device=device))
+                rows.append(error_row("unet", "SD-1.5 U-Net (f8)", "step", size, err, dtype=dtype_name, device=device))
     del unet
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# (e): start-up of fresh processes
+# ---------------------------------------------------------------------------------------------
+
+STARTUP_STAGES = ("import", "info", "decompress")
+
+
+def bench_startup(stages: Sequence[str] = STARTUP_STAGES, size: tuple[int, int] = (768, 512), repeats: int = 3,
+                  warmup: int = 1, name: str = "tiny", rate: int = 0) -> list[Row]:
+    """Wall time of fresh Python processes, each run to its exit (median of ``repeats`` after
+    ``warmup`` untimed runs, which fill the file cache): ``import ditic_lite``, ``ditic-lite info``
+    and ``ditic-lite decompress`` of a ``size`` image coded by ``name`` at ``rate``."""
+    unknown = set(stages) - set(STARTUP_STAGES)
+    if unknown:
+        raise ValueError(f"unknown start-up stage(s) {sorted(unknown)}; choose from {', '.join(STARTUP_STAGES)}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bits = Path(tmp) / "startup.ditic"
+        if {"info", "decompress"} & set(stages):
+            from .zoo import load
+            bits.write_bytes(load(name, rate=rate).compress(synthetic_image(*size)))
+        cli = [sys.executable, "-m", "ditic_lite.cli"]
+        commands = {"import": ([sys.executable, "-c", "import ditic_lite"], "-", "python -c 'import ditic_lite'"),
+                    "info": ([*cli, "info", str(bits)], size, f"ditic-lite info ({name} rate {rate})"),
+                    "decompress": ([*cli, "decompress", str(bits), str(Path(tmp) / "out.png")], size,
+                                   f"ditic-lite decompress ({name} rate {rate}), PNG written")}
+        for stage in stages:
+            command, where, note = commands[stage]
+            try:
+                m = measure(lambda: _run_to_exit(command), "cpu", repeats, warmup)
+            except RuntimeError as err:
+                rows.append(error_row("startup", "ditic-lite", stage, where, err))
+                continue
+            m["peak_mem_mb"] = m["extra_mem_mb"] = float("nan")  # measure() sees this process, not the child
+            rows.append(make_row("startup", "ditic-lite", stage, where, m, note=f"fresh process: {note}"))
+    return rows
+
+
+def _run_to_exit(command: list[str]) -> None:
+    """Run ``command``; a non-zero exit raises ``RuntimeError`` with the last line it printed."""
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"exit status {proc.returncode}: {last}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +310,7 @@ def ratios(rows: Sequence[Row], unet_steps: int = 20) -> list[dict[str, Any]]:
 
 def format_table(rows: Sequence[Row], summary: Sequence[dict[str, Any]] = ()) -> str:
     """The rows as a fixed-width text table, followed by the ratios."""
-    head = f"{'part':<9}{'model':<20}{'stage':<9}{'size':<11}{'dtype':<6}{'steps':>5}{'median ms':>12}" \
+    head = f"{'part':<9}{'model':<20}{'stage':<11}{'size':<11}{'dtype':<6}{'steps':>5}{'median ms':>12}" \
            f"{'min ms':>10}{'peak MB':>10}{'extra MB':>10}  note"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -369,7 +318,7 @@ def format_table(rows: Sequence[Row], summary: Sequence[dict[str, Any]] = ()) ->
         mn = f"{r.min_s * 1e3:.1f}" if np.isfinite(r.min_s) else "-"
         pk = f"{r.peak_mem_mb:.0f}" if np.isfinite(r.peak_mem_mb) else "-"
         ex = f"{r.extra_mem_mb:.0f}" if np.isfinite(r.extra_mem_mb) else "-"
-        lines.append(f"{r.part:<9}{r.model[:19]:<20}{r.stage:<9}{r.size:<11}{r.dtype:<6}{r.steps:>5}{ms:>12}"
+        lines.append(f"{r.part:<9}{r.model[:19]:<20}{r.stage:<11}{r.size:<11}{r.dtype:<6}{r.steps:>5}{ms:>12}"
                      f"{mn:>10}{pk:>10}{ex:>10}  {r.note}")
     for s in summary:
         lines.append(f"{s['what']} at {s['size']}{' ' + s['dtype'] if 'dtype' in s else ''}: "
@@ -395,13 +344,13 @@ DEFAULT_SIZES = {  # (tiny, official, unet) per device type
 }
 
 
-def run(device: str = "cpu", parts: Sequence[str] = ("tiny", "steps", "official", "unet"),
+def run(device: str = "cpu", parts: Sequence[str] = ("tiny", "steps", "official", "unet", "startup"),
         sizes: Sequence[tuple[int, int]] | None = None, dtypes: Sequence[str] = ("fp32",), steps: int = 20,
         repeats: int = 5, warmup: int = 1, tiling: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Run the chosen parts; returns ``{"meta", "rows", "ratios"}`` (rows as dicts)."""
-    unknown = set(parts) - {"tiny", "steps", "official", "unet"}
+    unknown = set(parts) - {"tiny", "steps", "official", "unet", "startup"}
     if unknown:
-        raise ValueError(f"unknown bench part(s) {sorted(unknown)}; choose from tiny, steps, official, unet")
+        raise ValueError(f"unknown bench part(s) {sorted(unknown)}; choose from tiny, steps, official, unet, startup")
     bad = [d for d in dtypes if d not in DTYPES]
     if bad:
         raise ValueError(f"unknown dtype(s) {bad}; choose from {sorted(DTYPES)}")
@@ -421,13 +370,16 @@ def run(device: str = "cpu", parts: Sequence[str] = ("tiny", "steps", "official"
                                    step_sizes=tiny_sizes[:1] if "steps" in parts else [], **common)
             rows += tiny_rows
         except Exception as err:  # noqa: BLE001 (e.g. no checkpoint shipped yet)
-            rows.append(_error_row("tiny", "tiny", "total", tiny_sizes[0], err, device=device))
+            rows.append(error_row("tiny", "tiny", "total", tiny_sizes[0], err, device=device))
     if "official" in parts:
         log(f"bench: official DiT-IC (random weights) at {official_sizes}, {list(dtypes)}")
         rows += bench_official(official_sizes, dtypes, tiling=tiling, **common)
     if "unet" in parts:
         log(f"bench: SD-1.5 U-Net step at {unet_sizes}, {list(dtypes)}")
         rows += bench_unet(unet_sizes, dtypes, **common)
+    if "startup" in parts:
+        log("bench: start-up of fresh processes (import, info, CLI decompress of 768x512)")
+        rows += bench_startup(repeats=repeats, warmup=warmup)
     meta = {
         "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
         "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu",
@@ -469,14 +421,16 @@ def _run_bench(args: argparse.Namespace) -> int:
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     """Register ``bench`` on the ``ditic-lite`` command."""
     p = subparsers.add_parser(
-        "bench", help="decode latency and peak memory (tiny, 1 vs K steps, official, SD U-Net)",
-        description="Median decode latency after warm-up and peak memory; prints a table, writes JSON.")
+        "bench", help="decode latency and peak memory (tiny, 1 vs K steps, official, SD U-Net), start-up times",
+        description="Median decode latency after warm-up and peak memory, and the wall time of fresh "
+                    "processes (import, info, CLI decompress); prints a table, writes JSON.")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--sizes", default=None,
                    help="image sizes N or WxH, comma list, for every part (default: small on CPU: tiny "
                         "256,512,768x512, official and U-Net 256; on CUDA 1024,2048,4096)")
     p.add_argument("--dtype", default="fp32", help="fp32, bf16, fp16 (comma list) for official and U-Net")
-    p.add_argument("--parts", default="tiny,steps,official,unet", help="subset of tiny,steps,official,unet")
+    p.add_argument("--parts", default="tiny,steps,official,unet,startup",
+                   help="subset of tiny,steps,official,unet,startup")
     p.add_argument("--steps", type=int, default=20, help="K of the 1-vs-K-steps comparison (default: 20)")
     p.add_argument("--repeats", type=int, default=5, help="timed calls per measurement (default: 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls first (default: 1)")

@@ -1,11 +1,15 @@
 """``ditic-lite`` command line: compress, decompress, info, demo, train, eval, plot, bench, claims.
 
 Each module that owns a command contributes it with ``add_cli(subparsers)``; this file only
-dispatches and turns expected errors into one ``error: ...`` line with exit status 2.
+dispatches and turns expected errors into one ``error: ...`` line with exit status 2. Every import
+beyond the standard library happens inside the command that needs it, and a command's module is
+loaded only when that command runs (or for the full ``--help``): ``info`` never imports torch,
+``decompress`` imports only what decoding needs.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -13,9 +17,13 @@ from pathlib import Path
 from .container import DecodeError
 
 
+COMMAND_MODULES = {"train": "train", "eval": "evaluate", "plot": "evaluate", "bench": "bench", "claims": "claims"}
+"""Commands contributed by other modules (command -> module with its ``add_cli``)."""
+
+
 def _cmd_compress(args: argparse.Namespace) -> int:
     from .images import load_image
-    from .metrics import bits_per_pixel
+    from .sizes import bits_per_pixel
     from .zoo import load
 
     image = load_image(args.input)
@@ -43,10 +51,12 @@ def _read_bytes(path: str) -> bytes:
 
 def _codec_for(data: bytes):
     from . import container
+    from .registry import CODECS
     from .zoo import load
 
     header, _ = container.unpack(data)
-    return load(header.model, rate=header.rate) if header.model != "official" else None, header
+    needs_checkpoint = header.model in CODECS and not CODECS[header.model].from_name
+    return None if needs_checkpoint else load(header.model, rate=header.rate), header
 
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
@@ -64,7 +74,7 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import container
-    from .metrics import bits_per_pixel
+    from .sizes import bits_per_pixel
 
     data = _read_bytes(args.input)
     header, streams = container.unpack(data)
@@ -79,6 +89,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: code a sample photo and save original | reconstruction."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the figure goes to a file: no window, whatever display there is
     from .images import load_image
     from .metrics import bits_per_pixel, psnr
     from .viz import side_by_side
@@ -99,13 +112,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; for ``command`` (the one about to run) only what it needs:
+    a built-in command loads none of :data:`COMMAND_MODULES`, another one only its own module."""
+    from .registry import TINY, names  # the codec-name table: standard library only
+
     parser = argparse.ArgumentParser(prog="ditic-lite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compress", help="code an image into a .ditic file")
     p.add_argument("input"), p.add_argument("output")
-    p.add_argument("--model", default="tiny", help="tiny (default) or mse")
+    p.add_argument("--model", default="tiny", help=f"{' or '.join(names(TINY))} (default: %(default)s)")
     p.add_argument("--rate", type=int, default=0, help="rate point index (see `ditic-lite info`)")
     p.set_defaults(func=_cmd_compress)
 
@@ -126,13 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
     p.set_defaults(func=_cmd_demo)
 
-    for module in ("train", "evaluate", "bench", "claims"):
+    if command in sub.choices:  # a built-in command: no other module is needed
+        return parser
+    wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for module in dict.fromkeys(wanted):
         try:
-            mod = __import__(f"ditic_lite.{module}", fromlist=["add_cli"])
+            mod = importlib.import_module(f"ditic_lite.{module}")
         except ImportError as err:  # an optional command whose dependencies are missing
             missing = str(err)
-            q = sub.add_parser(module if module != "evaluate" else "eval", help=f"(unavailable: {missing})")
-            q.set_defaults(func=lambda a, m=missing: _unavailable(m))
+            for name in (c for c, m in COMMAND_MODULES.items() if m == module):
+                q = sub.add_parser(name, help=f"(unavailable: {missing})")
+                q.set_defaults(func=lambda a, m=missing: _unavailable(m))
             continue
         mod.add_cli(sub)
     return parser
@@ -143,7 +164,9 @@ def _unavailable(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)  # the only options before it: -h
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -20,11 +19,19 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import metrics as M
-from .baselines import PILLOW_CODECS, Codec, codec_rates, get_codec, pillow_codec
+from . import registry
+from .baselines import codec_rates, get_codec, pillow_codec
 from .data import list_images, resolve
 from .images import load_image
 
-DIFFUSION_CODECS = ("tiny",)  # codecs whose decoder takes a number of steps; others get steps = 0
+
+def _is_pillow(name: str) -> bool:
+    return (entry := registry.find(name)) is not None and entry.kind == registry.PILLOW
+
+
+def _takes_steps(name: str) -> bool:
+    """Whether the decoder of codec ``name`` runs the DiT flow; the others get ``steps = 0``."""
+    return (entry := registry.find(name)) is not None and entry.dit_steps
 
 
 def select_metrics(names: Sequence[str] | str | None = None) -> list[str]:
@@ -58,7 +65,7 @@ def _reason(name: str) -> str:
 
 def evaluate(
     data: str | Path,
-    codecs: Sequence[str | Codec],
+    codecs: Sequence[str | registry.CodecLike],
     steps: Sequence[int] = (1,),
     metrics: Sequence[str] | str | None = None,
     rates: Sequence[int] | None = None,
@@ -73,7 +80,7 @@ def evaluate(
         data: a folder of images, or a data-set name (``kodak``, ``clic2020``, ``div2k``).
         codecs: names accepted by :func:`ditic_lite.baselines.get_codec`, or codec objects
             (evaluated at their own rate).
-        steps: decoding steps tried for diffusion codecs (``tiny``).
+        steps: decoding steps tried for codecs whose decoder runs the DiT flow (``tiny``).
         metrics: see :func:`select_metrics`.
         rates: rate ids to run (default: all of each codec).
         target_bpp: for Pillow codecs, hit these bpp per image (binary search over quality)
@@ -98,7 +105,7 @@ def evaluate(
             jobs.append((name, getattr(name, "rate", 0), None))
             continue
         key = name.lower()
-        if target_bpp is not None and key in PILLOW_CODECS:
+        if target_bpp is not None and _is_pillow(key):
             jobs += [(key, i, t) for i, t in enumerate(target_bpp)]
         else:
             jobs += [(key, r, None) for r in (rates if rates is not None else codec_rates(key))]
@@ -109,7 +116,7 @@ def evaluate(
             codec = pillow_codec(name) if target is not None else get_codec(name, rate)
         else:
             codec, name = name, name.name
-        step_list = list(steps) if name in DIFFUSION_CODECS else [0]
+        step_list = list(steps) if _takes_steps(name) else [0]
         for image_name, img in images:
             t0 = time.perf_counter()
             if target is not None:
@@ -204,10 +211,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                               description="Code every image with every codec and rate; write a tidy CSV.")
     p.add_argument("--data", required=True, help="image folder, or kodak / clic2020 / div2k (downloaded)")
     p.add_argument("--codecs", default="tiny,jpeg,webp",
-                   help="comma list: tiny, mse, jpeg, webp, avif, or CompressAI zoo names (default: %(default)s)")
+                   help=f"comma list of {', '.join(registry.names(registry.TINY, registry.PILLOW))} "
+                        "or CompressAI zoo names (default: %(default)s)")
     p.add_argument("--steps", default="1", help="decoding steps of diffusion codecs, comma list (default: 1)")
     p.add_argument("--rates", default=None, help="rate ids, comma list (default: all)")
-    p.add_argument("--target-bpp", default=None, help="for jpeg/webp/avif: hit these bpp per image instead")
+    p.add_argument("--target-bpp", default=None,
+                   help=f"for {'/'.join(registry.names(registry.PILLOW))}: hit these bpp per image instead")
     p.add_argument("--metrics", default="auto", help="comma list of psnr, ms_ssim, lpips, dists, or auto")
     p.add_argument("--fid", action="store_true", help="also patch FID/KID per codec and rate (needs Inception weights)")
     p.add_argument("--max-images", type=int, default=None, help="only the first N images")

@@ -1,8 +1,8 @@
 """Per-image measurements behind the verdicts of ``claims.py``: one row per image, so that a
 claim is judged against the spread between images, not against one photo.
 
-Each function repeats a measurement of ``teaching.py`` over several images (same model, same
-bytes per image) and returns a tidy table; ``claims.py`` turns the tables into verdicts.
+Each function repeats a measurement of ``ditic_lite.teaching`` over several images (same model,
+same bytes per image) and returns a tidy table; ``claims.py`` turns the tables into verdicts.
 
 * ``02_variance_and_pseudo_timesteps``: :func:`sigma_maps`, :func:`position_table`,
   :func:`sigma_evidence`, :func:`timestep_ablation_images`
@@ -11,8 +11,6 @@ bytes per image) and returns a tidy table; ``claims.py`` turns the tables into v
 """
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -21,20 +19,16 @@ import torch
 from PIL import Image
 
 from .codec import Codec
-from .images import ImageLike, load_image, to_pil, to_tensor
-
-LATENT_FACTOR = 32  # the DiT works at 1/32 of the image size
-
-
-def _pil(img: ImageLike) -> Image.Image:
-    if isinstance(img, (str, Path)):
-        return load_image(img)
-    return img if isinstance(img, Image.Image) else to_pil(to_tensor(img))
+from .images import ImageLike
+from .teaching.alignment import condition_ablation, encoder_latent
+from .teaching.common import as_pil, latent_size
+from .teaching.steps import caption_for, compare_steps
+from .teaching.variance import texture_map, timestep_ablation
 
 
 def _crop(t: torch.Tensor, image: Image.Image) -> torch.Tensor:
     """``C x h x w`` of a 1xCxHxW latent tensor, cropped to the latent pixels covering ``image``."""
-    hh, ww = math.ceil(image.height / LATENT_FACTOR), math.ceil(image.width / LATENT_FACTOR)
+    hh, ww = latent_size(image.height, image.width)
     return t[0, :, :hh, :ww].float().cpu()
 
 
@@ -54,9 +48,7 @@ def sigma_maps(codec: Codec, image: ImageLike, info: dict[str, Any]) -> dict[str
 
     Explained in notebook ``02_variance_and_pseudo_timesteps``.
     """
-    from .teaching import encoder_latent, texture_map
-
-    pil = _pil(image)
+    pil = as_pil(image)
     sigma = _crop(info["sigma"], pil)
     target = _crop(encoder_latent(codec, pil), pil)
     start = _crop(info["y_tilde"] + info["res"], pil)
@@ -91,7 +83,7 @@ def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike]) -> pd.DataFram
     """
     rows = []
     for name, img in images.items():
-        pil = _pil(img)
+        pil = as_pil(img)
         _, info = codec.roundtrip(pil)
         maps = sigma_maps(codec, pil, info)
         mean_sigma = _crop(info["sigma"], pil).mean(0).numpy()
@@ -108,11 +100,9 @@ def timestep_ablation_images(codec: Codec, images: Mapping[str, ImageLike],
     """``teaching.timestep_ablation`` on each image (same bytes, pixel-wise map vs its mean):
     per image ``bytes``, ``t_std`` and ``<metric>_pixelwise``, ``<metric>_global``.
     Explained in notebook ``02_variance_and_pseudo_timesteps``."""
-    from .teaching import timestep_ablation
-
     rows = []
     for name, img in images.items():
-        _, t = timestep_ablation(codec, _pil(img), metrics=metrics)
+        _, t = timestep_ablation(codec, as_pil(img), metrics=metrics)
         row = {"image": name, "bytes": int(t["bytes"].iloc[0]), "t_std": float(t["t_std"].iloc[0])}
         for m in metrics:
             row[f"{m}_pixelwise"], row[f"{m}_global"] = float(t[m].iloc[0]), float(t[m].iloc[1])
@@ -127,11 +117,9 @@ def compare_steps_images(codec: Codec, images: Mapping[str, ImageLike], steps: S
     sample photos have one, and shares DiT-IC's decoder). Returns the reconstructions by image
     (then by method and K) and one table with an ``image`` column.
     Explained in notebook ``03_one_step_vs_multi_step``."""
-    from .teaching import caption_for, compare_steps
-
     recons, parts = {}, []
     for name, img in images.items():
-        recons[name], table = compare_steps(codec, _pil(img), steps=steps, tokens=caption_for(name), seed=seed)
+        recons[name], table = compare_steps(codec, as_pil(img), steps=steps, tokens=caption_for(name), seed=seed)
         parts.append(table.assign(image=name))
     return recons, pd.concat(parts, ignore_index=True)
 
@@ -142,11 +130,9 @@ def condition_ablation_images(codec: Codec, images: Mapping[str, ImageLike],
     """``teaching.condition_ablation`` on each image: per image ``<metric>_latent`` (prompter
     tokens) and ``<metric>_empty`` (zero tokens), same bytes.
     Explained in notebook ``06_alignment_mechanisms``."""
-    from .teaching import condition_ablation
-
     rows = []
     for name, img in images.items():
-        _, t = condition_ablation(codec, _pil(img), metrics=metrics)
+        _, t = condition_ablation(codec, as_pil(img), metrics=metrics)
         row = {"image": name}
         for m in metrics:
             row[f"{m}_latent"], row[f"{m}_empty"] = float(t[m].iloc[0]), float(t[m].iloc[1])

@@ -12,19 +12,15 @@ and ONE Euler step of the flow reconstructs the latent
     y_hat = y_tilde - sigma_map * v_theta(y_tilde, t, c) (+ res)
 
 with ``v_theta`` the LoRA-adapted DiT conditioned on the global timestep ``t`` (999) and the
-latent condition ``c``. ``multi_step`` integrates the same flow in K Euler steps from the same
-start (K = 1 is exactly the one-step update). Explained in notebooks ``02`` and ``03``.
+latent condition ``c``. ``samplers.multi_step`` integrates the same flow in K Euler steps from
+the same start (K = 1 is exactly the one-step update), and ``DiTIC.reconstruct`` wires it into
+the decoder of both tiers. Explained in notebooks ``02`` and ``03``.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import torch
 
 from .config import FlowConfig
-
-Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-"""``v(x, timestep) -> velocity``; ``timestep`` is a 1-element float tensor in DiT units (0..1000)."""
 
 
 def std_from_log_scale(log_scale: torch.Tensor, cfg: FlowConfig = FlowConfig()) -> torch.Tensor:
@@ -49,37 +45,6 @@ def pseudo_timestep_map(std: torch.Tensor, cfg: FlowConfig = FlowConfig()) -> to
 def one_step(y_tilde: torch.Tensor, v: torch.Tensor, sigma_map: torch.Tensor) -> torch.Tensor:
     """The variance-guided update ``y_hat = y_tilde - sigma_map * v`` (before the residual)."""
     return y_tilde - sigma_map * v
-
-
-def multi_step(
-    velocity: Velocity,
-    y_tilde: torch.Tensor,
-    sigma_map: torch.Tensor,
-    steps: int = 1,
-    cfg: FlowConfig = FlowConfig(),
-    trajectory: list[torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """Integrate the pixel-wise flow from ``sigma_map`` down to 0 in ``steps`` Euler steps.
-
-    Step k moves every pixel from level ``f_k * sigma_map`` to ``f_{k+1} * sigma_map`` with
-    ``f_k = 1 - k/K``, querying the DiT at the global timestep ``f_k * t``. With K = 1 this is
-    exactly :func:`one_step` at timestep ``t``. Intermediate states are appended to
-    ``trajectory`` when a list is given.
-    """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    x = y_tilde
-    for k in range(steps):
-        frac_now, frac_next = 1.0 - k / steps, 1.0 - (k + 1) / steps
-        timestep = torch.tensor([cfg.timestep * frac_now], dtype=x.dtype, device=x.device)
-        v = velocity(x, timestep)
-        if steps == 1:
-            x = one_step(x, v, sigma_map)
-        else:
-            x = x - (sigma_map * (frac_now - frac_next)) * v
-        if trajectory is not None:
-            trajectory.append(x)
-    return x
 
 
 def global_timestep_map(sigma_map: torch.Tensor) -> torch.Tensor:

@@ -17,11 +17,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
+from .sizes import MAX_PIXELS  # noqa: F401  (the largest image; defined torch-free for the container)
 
-MAX_PIXELS = 4096 * 4096  # refuse larger inputs before allocating (tile them yourself)
-"""Largest image, counted after padding to the codec's multiple. 16.8 MP peaks at about 3.5 GB
-of memory with the tiny model on a CPU (4000x3000: 3.2 GB); see ``tests/test_odd_images.py``."""
+ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 
 # what Pillow may raise on damaged or hostile files (beyond the FileNotFoundError passed on)
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,

@@ -39,6 +39,7 @@ import torch.nn as nn
 from compressai.ans import BufferedRansEncoder, RansDecoder
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 
+from .checkpoints import ENTROPY_TABLE_BUFFERS
 from .config import LatentCodecConfig
 from .determinism import deterministic_threads
 from .layers import (
@@ -51,11 +52,6 @@ STEP_SHIFTS = (0, 3, 2, 1)
 
 SCALE_TABLE_BOUNDS = (0.11, 256.0)
 SCALE_TABLE_LEVELS = 64
-_TABLE_BUFFERS = (
-    "entropy_bottleneck._offset", "entropy_bottleneck._quantized_cdf", "entropy_bottleneck._cdf_length",
-    "gaussian_conditional._offset", "gaussian_conditional._quantized_cdf",
-    "gaussian_conditional._cdf_length", "gaussian_conditional.scale_table",
-)
 
 
 def scale_table() -> torch.Tensor:
@@ -173,7 +169,7 @@ class LatentCodec(nn.Module):
         Returns True if anything was recomputed (always with ``force=True``).
         """
         device = self.entropy_bottleneck.quantiles.device
-        for name in _TABLE_BUFFERS:  # tables left on another device (e.g. meta) start afresh
+        for name in ENTROPY_TABLE_BUFFERS:  # tables left on another device (e.g. meta) start afresh
             module_name, buffer_name = name.split(".")
             module = getattr(self, module_name)
             old = getattr(module, buffer_name)
@@ -191,7 +187,7 @@ class LatentCodec(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: D401
         # The rANS table buffers start empty and their size depends on the trained quantiles:
         # resize them to the incoming tensors before the regular (strict) copy.
-        for name in _TABLE_BUFFERS:
+        for name in ENTROPY_TABLE_BUFFERS:
             key = prefix + name
             if key in state_dict:
                 module_name, buffer_name = name.split(".")

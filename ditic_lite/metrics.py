@@ -2,8 +2,8 @@
 
 * Distortion: PSNR, MS-SSIM (``pytorch-msssim``), LPIPS (``lpips``, AlexNet), DISTS
   (``DISTS_pytorch``, VGG16) per image; FID/KID per data set on 256x256 patches.
-* Offline perception proxy: ``detail``, the high-frequency power kept (``perception.py``, no weights).
-* Rate: :func:`bits_per_pixel` from the real file size.
+* Offline perception proxy: ``detail``, the high-frequency power kept (``spectrum.py``, no weights).
+* Rate: :func:`bits_per_pixel` from the real file size (defined in ``sizes.py``, without torch).
 * Comparison of rate-distortion curves: :func:`bd_rate` and :func:`bd_metric`.
 
 LPIPS, DISTS and FID/KID need ImageNet / Inception backbone weights that torchvision or
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .images import ImageLike, to_tensor
+from .sizes import bits_per_pixel  # noqa: F401  (the rate; defined torch-free for `ditic-lite info`)
 
 NETWORK_TIMEOUT_S = 20.0  # a weight download that stalls longer than this counts as failed
 
@@ -36,13 +37,6 @@ class WeightsUnavailable(RuntimeError):
 
 class MetricUnavailable(WeightsUnavailable):
     """A metric needs weights (or a package) that cannot be loaded here."""
-
-
-def bits_per_pixel(num_bytes: int, height: int, width: int) -> float:
-    """Rate of a coded image: real file bytes * 8 / (H * W) of the original (unpadded) image."""
-    if num_bytes < 0 or height < 1 or width < 1:
-        raise ValueError(f"need num_bytes >= 0 and a non-empty image, got {num_bytes}, {height}x{width}")
-    return num_bytes * 8.0 / (height * width)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +145,9 @@ def dists(reference: ImageLike, test: ImageLike) -> float:
 
 def detail(reference: ImageLike, test: ImageLike) -> float:
     """Detail retention (offline perception proxy, no weights): high-frequency power of ``test``
-    over that of ``reference``, 1 = the original's fine detail (``perception.detail_retention``;
+    over that of ``reference``, 1 = the original's fine detail (``spectrum.detail_retention``;
     neither higher nor lower is better, closeness to 1 is)."""
-    from .perception import detail_retention
+    from .spectrum import detail_retention
 
     return detail_retention(reference, test)
 

@@ -23,7 +23,7 @@ from diffusers import AutoencoderDC, SanaTransformer2DModel
 from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.tuners_utils import BaseTunerLayer
 
-from . import flow
+from . import flow, samplers
 from .aux_encoder import AuxEncoder
 from .config import DiTICConfig
 from .latent_codec import LatentCodec
@@ -111,6 +111,11 @@ class DiTIC(nn.Module):
         return latent, latent2
 
     # ----------------------------------------------------------------- decoder side
+    def dit_timestep(self, t: float, like: torch.Tensor) -> torch.Tensor:
+        """The DiT's timestep input for flow time ``t`` (0..1000): a 1-element tensor with the dtype
+        and device of ``like``. The official tier overrides this hook with its convention."""
+        return samplers.plain_timestep(t, like)
+
     def velocity(self, x: torch.Tensor, timestep: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The DiT's flow velocity ``v_theta(x, t, c)``."""
         return self.DiT(x, encoder_hidden_states=tokens, timestep=timestep.expand(x.shape[0]),
@@ -127,12 +132,21 @@ class DiTIC(nn.Module):
         steps: int = 1,
         pixelwise: bool = True,
         trajectory: list[torch.Tensor] | None = None,
+        *,
+        tokens: torch.Tensor | None = None,
+        velocities: list[torch.Tensor] | None = None,
+        decode: bool = True,
     ) -> dict[str, torch.Tensor]:
-        """Codec outputs (mean, log_scale, res, prompt) -> reconstructed latent and image.
+        """Codec outputs (mean, log_scale, res, prompt) -> reconstructed latent and image; both tiers.
 
+        ``steps`` Euler steps of the variance-guided flow (``samplers.multi_step``; 1 = the paper's
+        one-step decode), the DiT queried through :meth:`velocity` at :meth:`dit_timestep`.
         ``pixelwise=False`` replaces the pseudo-timestep map by its mean (the global-timestep
-        ablation of notebook 02). Returns a dict with ``std``, ``sigma_map``, ``tokens``,
-        ``y_hat`` (latent fed to the decoder), ``image`` and ``timings`` (seconds per stage).
+        ablation of notebook 02). ``tokens`` replaces the prompter's latent condition (notebook 06).
+        States and velocities of each step are appended to ``trajectory`` / ``velocities`` when
+        lists are given. Returns a dict with ``std``, ``sigma_map``, ``tokens``, ``y_hat`` (latent
+        fed to the decoder), ``image`` (in [0, 1]; left out with ``decode=False``) and ``timings``
+        (seconds per stage).
         """
         timings: dict[str, float] = {}
         mean = codec_out["mean"]
@@ -141,19 +155,21 @@ class DiTIC(nn.Module):
         if not pixelwise:
             sigma_map = flow.global_timestep_map(sigma_map)
         tic = _clock(mean)
-        tokens = self.prompter(codec_out["prompt"])
+        tokens = self.prompter(codec_out["prompt"]) if tokens is None else tokens.to(mean)
         if self.use_dit:
-            x0 = flow.multi_step(lambda x, t: self.velocity(x, t, tokens), mean, sigma_map,
-                                 steps=steps, cfg=self.config.flow, trajectory=trajectory)
+            x0 = samplers.multi_step(lambda x, t: self.velocity(x, t, tokens), mean, sigma_map, steps=steps,
+                                     cfg=self.config.flow, trajectory=trajectory, velocities=velocities,
+                                     dit_timestep=self.dit_timestep)
         else:
             x0 = mean
         y_hat = x0 + codec_out["res"]
         timings["dit"] = _clock(y_hat) - tic
-        tic = _clock(y_hat)
-        image = self.decode_latent(y_hat)
-        timings["decoder"] = _clock(image) - tic
-        return {"std": std, "sigma_map": sigma_map, "tokens": tokens, "y_hat": y_hat,
-                "image": image, "timings": timings}
+        out = {"std": std, "sigma_map": sigma_map, "tokens": tokens, "y_hat": y_hat}
+        if decode:
+            tic = _clock(y_hat)
+            out["image"] = self.decode_latent(y_hat)
+            timings["decoder"] = _clock(out["image"]) - tic
+        return {**out, "timings": timings}
 
     def forward(self, x01: torch.Tensor, steps: int = 1, decode: bool = True) -> dict[str, torch.Tensor]:
         """Training/analysis pass without entropy coding: likelihoods, latents and the image.

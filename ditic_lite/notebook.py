@@ -213,7 +213,7 @@ def setup(install: bool = True, verbose: bool = True) -> str:
 
 
 def _kit_version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

@@ -7,7 +7,8 @@
 :class:`~ditic_lite.aux_encoder.AuxEncoder` at official widths. Module names equal the merged
 checkpoint's keys (SPEC section 2), so ``load_official()`` loads the released ``*_merge_ema.pt``
 files strictly. Nothing here re-implements a mechanism: the model is the kit's
-:class:`~ditic_lite.model.DiTIC` with a few official hooks (padding, file layout, dtype casts).
+:class:`~ditic_lite.model.DiTIC` with a few official hooks (padding, file layout, dtype casts,
+timestep convention).
 
 Typical use (explained in notebook ``07_official_dit_ic``)::
 
@@ -28,20 +29,18 @@ from typing import Any, Mapping
 
 import torch
 
-from . import flow
+from .checkpoints import ENTROPY_TABLE_KEYS, CheckpointError, key_mismatch, read_safetensors, sha256_file
 from .config import (
     AuxEncoderConfig, DiTICConfig, FlowConfig, LatentCodecConfig, LoraConfigSpec, PrompterConfig,
 )
 from .container import DecodeError
 from .images import pad_to_multiple
-from .latent_codec import _TABLE_BUFFERS
 from .model import DiTIC
-from .zoo import CheckpointError, sha256_file
 
 CONFIG_DIR = Path(__file__).parent / "official_configs"
 HUB_REPO = "JunqiShi/DiT-IC"
 IGNORED_PREFIXES = ("loss.",)  # training-loss networks saved in the merged checkpoint (SPEC 2)
-RECOMPUTED_KEYS = tuple("codec." + name for name in _TABLE_BUFFERS)  # rANS tables (SPEC 2, 4.6)
+RECOMPUTED_KEYS = ENTROPY_TABLE_KEYS  # rANS tables, recomputed after loading (SPEC 2, 4.6)
 
 __all__ = [
     "CONFIG_DIR", "HUB_REPO", "OfficialDiTIC", "official_config", "build", "official_pad",
@@ -115,7 +114,8 @@ class OfficialDiTIC(DiTIC):
 
     Only the DC-AE and the DiT change dtype with ``build(dtype=...)`` / :meth:`set_compute_dtype`;
     the codec, the auxiliary encoder and the prompter stay float32 (entropy coding needs exact
-    scales, and the small parts cost nothing). The overrides below only add the dtype casts.
+    scales, and the small parts cost nothing). The overrides below only add the dtype casts and
+    the release's timestep convention; the decode itself is :meth:`DiTIC.reconstruct`.
     """
 
     @staticmethod
@@ -149,6 +149,11 @@ class OfficialDiTIC(DiTIC):
         latent = self.vae.encode(c.to(self._dtype(self.vae))).latent * self.scaling_factor
         return latent.float(), latent2
 
+    def dit_timestep(self, t: float, like: torch.Tensor) -> torch.Tensor:
+        """The release's convention: ``t * DiT.config.timestep_scale`` in float32 (SPEC 1.2 step 5)."""
+        scale = float(self.DiT.config.get("timestep_scale", 1.0))
+        return torch.tensor([t * scale], dtype=torch.float32, device=like.device)
+
     def velocity(self, x: torch.Tensor, timestep: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         dtype = self._dtype(self.DiT)
         return super().velocity(x.to(dtype), timestep, tokens.to(dtype)).to(x.dtype)
@@ -173,21 +178,19 @@ class OfficialDiTIC(DiTIC):
 
     @torch.no_grad()
     def decode_steps(self, strings: list, shape: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """The official decompress path with every intermediate (SPEC 1.2; goldens, notebooks).
+        """The official decompress path with every intermediate (SPEC 1.2; goldens, notebooks):
+        :meth:`DiTIC.reconstruct` (one step) and the signed decoder output.
 
         Returns ``mean, log_scale, res, prompt, y_hat`` (codec), ``std, sigma_map, tokens,
         timestep, model_pred, x_denoised`` and ``image`` (padded, clamped to [-1, 1]).
         """
         out = dict(self.codec.decompress(strings, shape))
-        std = flow.std_from_log_scale(out["log_scale"], self.config.flow)
-        sigma_map = flow.pseudo_timestep_map(std, self.config.flow)
-        tokens = self.prompter(out["prompt"])
-        t = self.config.flow.timestep * float(self.DiT.config.get("timestep_scale", 1.0))
-        timestep = torch.tensor([t], dtype=torch.float32, device=out["mean"].device)
-        v = self.velocity(out["mean"], timestep, tokens)
-        x_denoised = flow.one_step(out["mean"], v, sigma_map) + out["res"]
-        out.update(std=std, sigma_map=sigma_map, tokens=tokens, timestep=timestep, model_pred=v,
-                   x_denoised=x_denoised, image=self.decode_latent_signed(x_denoised))
+        velocities: list[torch.Tensor] = []
+        rec = self.reconstruct(out, steps=1, velocities=velocities, decode=False)
+        out.update(std=rec["std"], sigma_map=rec["sigma_map"], tokens=rec["tokens"],
+                   timestep=self.dit_timestep(self.config.flow.timestep, out["mean"]),
+                   model_pred=velocities[0], x_denoised=rec["y_hat"],
+                   image=self.decode_latent_signed(rec["y_hat"]))
         return out
 
     def decompress(self, strings: list, shape: tuple[int, int]) -> torch.Tensor:
@@ -299,13 +302,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     with open(path, "rb") as f:
         head = f.read(9)
     if path.suffix == ".safetensors" or head[8:9] == b"{":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointMismatchError(f"{path.name}: not a valid safetensors file ({err})") from None
+        return read_safetensors(path, error=CheckpointMismatchError)
     try:
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -354,14 +351,12 @@ def load_checkpoint(model: torch.nn.Module, checkpoint: str | Path | Mapping[str
     sd = {k: v for k, v in sd.items() if not k.startswith(IGNORED_PREFIXES)}
     _drop_aliases(sd)
     expected = model.state_dict()
-    missing = [k for k in expected if k not in sd and k not in RECOMPUTED_KEYS]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
-             for k in expected if k in sd and k not in RECOMPUTED_KEYS and sd[k].shape != expected[k].shape]
-    problems = ([f"missing {k}" for k in missing[:5]] + [f"unexpected {k}" for k in unexpected[:5]]
+    fit = key_mismatch(expected, sd)
+    wrong = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}" for k in fit.wrong_shape]
+    problems = ([f"missing {k}" for k in fit.missing[:5]] + [f"unexpected {k}" for k in fit.unexpected[:5]]
                 + [f"shape {w}" for w in wrong[:5]])
     if problems:
-        counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrong shapes"
+        counts = f"{len(fit.missing)} missing, {len(fit.unexpected)} unexpected, {len(wrong)} wrong shapes"
         raise CheckpointMismatchError(f"checkpoint does not match the official model ({counts}): "
                                       + "; ".join(problems))
     model.load_state_dict(sd, strict=False, assign=assign)

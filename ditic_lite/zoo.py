@@ -12,75 +12,24 @@ Layout of ``ditic_lite/checkpoints/`` (safetensors only, a JSON card beside each
 A model is base + shared + one rate file; its bitstreams carry the first 8 bytes of
 SHA-256 of the digests of these files and of config.json, so a file decoded with other weights
 or another configuration is refused.
-Every file's SHA-256 is recorded in its card and checked at load.
+Every file's SHA-256 is recorded in its card and checked at load (:mod:`ditic_lite.checkpoints`).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
+from .checkpoints import CheckpointError, is_entropy_table, load_into, load_weights, sha256_file
 from .codec import Codec
 from .config import PRESETS, DiTICConfig
-from .data import sha256_file
 from .model import DiTIC
+from .registry import CODECS, OFFICIAL, TINY, names
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
-LEARNED = {"tiny": ("tiny", True), "mse": ("tiny", False)}  # name -> (base folder, use_dit)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, truncated, tampered with or does not fit the model."""
-
-
-def read_card(weights: Path) -> dict[str, Any]:
-    card_path = weights.with_suffix(".json")
-    if not card_path.exists():
-        raise CheckpointError(f"{weights.name}: its model card {card_path.name} is missing")
-    try:
-        card = json.loads(card_path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{card_path.name}: the model card is not valid JSON ({err})") from None
-    if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
-        raise CheckpointError(f"{card_path.name}: the model card records no sha256 for {weights.name}")
-    return card
-
-
-def load_weights(path: Path, check_hash: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a safetensors file after checking its SHA-256 against the card; float32 tensors."""
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} not found")
-    card = read_card(path)
-    if check_hash:
-        digest = sha256_file(path)
-        if digest != card.get("sha256"):
-            raise CheckpointError(
-                f"{path.name}: SHA-256 {digest[:16]}... does not match its card "
-                f"({str(card.get('sha256'))[:16]}...): the file is corrupted or was modified"
-            )
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path.name}: not a valid safetensors file ({err})") from None
-    return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, card
-
-
-def save_weights(tensors: dict[str, torch.Tensor], path: Path, card: dict[str, Any],
-                 dtype: torch.dtype = torch.float16) -> dict[str, Any]:
-    """Write tensors (floats stored as ``dtype``) and the card with the file's SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stored = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
-              for k, v in tensors.items()}
-    save_file(stored, str(path))
-    card = dict(card, file=path.name, sha256=sha256_file(path), storage_dtype=str(dtype).replace("torch.", ""))
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1))
-    return card
+TIER_FOLDER = "tiny"  # config, base and shared weights of every codec of kind ``tiny`` (rate files: ``<name>/``)
 
 
 BASE_PREFIXES = ("vae.", "DiT.", "aux_codec.")
@@ -98,10 +47,6 @@ def shared_state(model: DiTIC) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if k.startswith(SHARED_PREFIXES)}
 
 
-ENTROPY_TABLES = re.compile(
-    r"codec\.(entropy_bottleneck|gaussian_conditional)\.(_quantized_cdf|_offset|_cdf_length|scale_table)$")
-
-
 def _unused_without_dit(key: str) -> bool:
     return key.startswith("prompter.") or (key.startswith("DiT.") and "lora_" in key)
 
@@ -114,7 +59,7 @@ def rate_state(model: DiTIC) -> dict[str, torch.Tensor]:
     """
     return {k: v for k, v in model.state_dict().items()
             if ((k.startswith(("codec.", "prompter.")) and not k.startswith(SHARED_PREFIXES)) or "lora_" in k)
-            and not ENTROPY_TABLES.search(k) and (model.use_dit or not _unused_without_dit(k))}
+            and not is_entropy_table(k) and (model.use_dit or not _unused_without_dit(k))}
 
 
 def _lora_free_key(key: str) -> str:
@@ -127,24 +72,13 @@ def assemble(config: DiTICConfig, base: dict[str, torch.Tensor], rate: dict[str,
     model = DiTIC(config, use_dit=use_dit)
     if rate is not None:
         model.add_lora()
-    expected = {_lora_free_key(k): k for k in model.state_dict()}
-    tensors = {expected.get(_lora_free_key(k), k): v for k, v in {**base, **(rate or {})}.items()}
     own = model.state_dict()
-    # entropy tables have data-dependent sizes: they are recomputed by update() below
-    table = ENTROPY_TABLES
-    missing = [k for k in own if k not in tensors and not table.search(k) and k != "timesteps"]
-    if rate is None:
-        missing = [k for k in missing if k.startswith(BASE_PREFIXES)]
-    if not use_dit:
-        missing = [k for k in missing if not _unused_without_dit(k)]
-    unexpected = [k for k in tensors if k not in own]
-    wrong = [k for k in tensors if k in own and tensors[k].shape != own[k].shape and not table.search(k)]
-    if missing or unexpected or wrong:
-        parts = [f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError("checkpoint does not fit the model (" + "; ".join(parts) + ")")
-    model.load_state_dict({k: v for k, v in tensors.items() if not table.search(k)}, strict=False)
-    model.codec.update(force=True)
+    expected = {_lora_free_key(k): k for k in own}
+    tensors = {expected.get(_lora_free_key(k), k): v for k, v in {**base, **(rate or {})}.items()}
+    required = [k for k in own if k != "timesteps" and (rate is not None or k.startswith(BASE_PREFIXES))
+                and (use_dit or not _unused_without_dit(k))]
+    load_into(model, tensors, required)
+    model.codec.update(force=True)  # the entropy tables, which load_into leaves out
     return model.eval()
 
 
@@ -164,14 +98,15 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
     is the folder it is read from (the shipped one by default; a fresh export for its cards).
     """
     device = torch.device(device)
-    if name == "official":
+    entry = CODECS.get(name)
+    if entry is None or entry.kind not in (TINY, OFFICIAL):
+        raise ValueError(f"unknown model '{name}'; choose from {sorted(names(TINY, OFFICIAL))}")
+    if entry.kind == OFFICIAL:
         from . import official
         return official.load_codec(checkpoint=checkpoint, device=device, dtype=dtype)
-    if name not in LEARNED:
-        raise ValueError(f"unknown model '{name}'; choose from {sorted([*LEARNED, 'official'])}")
     if checkpoint is not None:
         raise ValueError("checkpoint= is only for the official model; the tiny tier ships its weights")
-    base_name, use_dit = LEARNED[name]
+    base_name, use_dit = TIER_FOLDER, entry.dit_steps
     checkpoints = checkpoints or CHECKPOINT_DIR
     rates = available_rates(name, checkpoints)
     if not rates:

@@ -12,7 +12,7 @@ weights of the main recipe in ``--runs``):
 Each variant gets its own runs folder ``<out-runs>/<variant>/`` holding links to the recipe's
 ``ae``, ``dit`` and ``stage1`` weights and a ``config.json`` with the changed weight, then
 ``ditic_lite.train.train(stage="stage2")`` runs there. The result is measured on the held-out
-validation photos (``ditic_lite.train.VALIDATION``) through the real codec: file bpp, PSNR,
+validation photos (``ditic_lite.train_data.VALIDATION``) through the real codec: file bpp, PSNR,
 MS-SSIM, the channel cosine between the one-step output and the frozen encoder's latent (what
 L_sd pulls up), the fraction above the margin, and caption retrieval accuracy of the latent
 condition.
@@ -45,11 +45,10 @@ from ditic_lite.codec import Codec  # noqa: E402
 from ditic_lite.config import DiTICConfig, tiny_config  # noqa: E402
 from ditic_lite.images import to_pil  # noqa: E402
 from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
-from ditic_lite.recipe import _model_from_run  # noqa: E402
-from ditic_lite.train import (  # noqa: E402
-    DEFAULT_DATA, STAGE_DEFAULTS, VALIDATION, TrainArgs, caption_embeddings, load_validation_set,
-    read_captions, train,
-)
+from ditic_lite.shipping import model_from_run  # noqa: E402
+from ditic_lite.train import train  # noqa: E402
+from ditic_lite.train_config import DEFAULT_DATA, STAGE_DEFAULTS, TrainArgs  # noqa: E402
+from ditic_lite.train_data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
 
 VARIANTS = {  # name -> (distill_weight factor, contrastive_weight factor)
     "full": (1.0, 1.0),
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if summary["steps"] < args.steps:
             print(f"{variant}: stopped at step {summary['steps']} of {args.steps}; rerun to resume")
             continue
-        model = _model_from_run(vruns, vruns / "stage2_r0" / "model.safetensors", use_dit=True)
+        model = model_from_run(vruns, vruns / "stage2_r0" / "model.safetensors", use_dit=True)
         codec = Codec(model=model, name="tiny", rate=0, rates=[0], checkpoint_id=b"ablation")
         row = {"variant": variant, "distill_weight": cfg.align.distill_weight,
                "contrastive_weight": cfg.align.contrastive_weight, "steps": summary["steps"], "lmbda": args.lmbda,

@@ -1,7 +1,7 @@
 """Seconds per training step of every stage, fp32 against bf16 autocast: ``data/results/training_speed.csv``.
 
 Each row continues a copy of the shipped checkpoints for ``--steps`` steps at the stage's default
-batch and crop (``ditic_lite.train.STAGE_DEFAULTS``) and records the median step time (the first
+batch and crop (``ditic_lite.train_config.STAGE_DEFAULTS``) and records the median step time (the first
 step left out). ``--layout 2x1`` runs two gloo processes of one thread through torchrun; the
 default, ``1xN``, one process with the threads torch uses (set OMP_NUM_THREADS). Rows are appended,
 so layouts measured at different times share one table; ``note`` says what else ran meanwhile.
@@ -26,8 +26,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ditic_lite.recipe import hardware, seed_runs  # noqa: E402
-from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, train  # noqa: E402
+from ditic_lite.shipping import hardware, seed_runs  # noqa: E402
+from ditic_lite.train import train  # noqa: E402
+from ditic_lite.train_config import STAGE_DEFAULTS, TrainArgs  # noqa: E402
 
 OUT = ROOT / "data" / "results" / "training_speed.csv"
 
@@ -45,7 +46,7 @@ def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout
         subprocess.run(cmd, check=True, env=env, capture_output=True)
         summary = json.loads((runs / run_name / "summary.json").read_text())
     else:
-        settings = {k: v for k, v in STAGE_DEFAULTS[stage].items() if k not in ("steps", "bf16")}
+        settings = {k: v for k, v in STAGE_DEFAULTS[stage].items() if k not in ("steps", "bf16", "channels_last")}
         summary = train(TrainArgs(stage=stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
                                   channels_last=channels_last, compile=compile, validate_minutes=0, **settings))
     run = summary["runs"][-1]

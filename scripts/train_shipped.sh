@@ -8,7 +8,7 @@
 # latent space (base DiT, codec warm-up, stage 1, each rate point and MSE baseline).
 # AE_FLAGS=--freeze-encoder trains the decoder alone and keeps the latent space (the later stages
 # then stay valid), but in our runs it drifted colours on held-out photos: see issue 14's notes.
-# Lambdas: ditic_lite/recipe.py (RATE_LAMBDAS, LAMBDA_BASE).
+# Lambdas: ditic_lite/train_config.py (RATE_LAMBDAS, LAMBDA_BASE).
 # Usage: bash scripts/train_shipped.sh [DATA_DIR]   (default ../shared/data/train)
 set -euo pipefail
 DATA=${1:-../shared/data/train}
@@ -19,8 +19,8 @@ run() {  # run MINUTES STAGE [ARGS...]
   local minutes=$1; shift
   [ "$minutes" = 0 ] || $T "$@" --data "$DATA" --runs "$RUNS" --from-shipped --max-minutes "$minutes" --steps 10000000
 }
-LAMBDAS=$(python -c "from ditic_lite.recipe import RATE_LAMBDAS as r; print(*r)")
-BASE=$(python -c "from ditic_lite.recipe import LAMBDA_BASE as b; print(b)")
+LAMBDAS=$(python -c "from ditic_lite.train_config import RATE_LAMBDAS as r; print(*r)")
+BASE=$(python -c "from ditic_lite.train_config import LAMBDA_BASE as b; print(b)")
 run "${AE_MIN:-30}" ae --lr 2e-4 ${AE_FLAGS-}
 run "${DIT_MIN:-5}" dit
 run "${WARMUP_MIN:-12}" warmup
@@ -31,4 +31,4 @@ for lam in $LAMBDAS; do
   run "${MSE_MIN:-2}" mse --rate-id $i --lmbda "$lam"
   i=$((i + 1))
 done
-[ "${EXPORT:-1}" = 0 ] || python -c "from pathlib import Path; from ditic_lite.recipe import export; export(Path('$RUNS'), data=Path('$DATA'))"
+[ "${EXPORT:-1}" = 0 ] || python -c "from pathlib import Path; from ditic_lite.shipping import export; export(Path('$RUNS'), data=Path('$DATA'))"

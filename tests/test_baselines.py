@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from ditic_lite import baselines as B
+from ditic_lite import registry as R
 from ditic_lite.images import load_image
 from ditic_lite.metrics import bits_per_pixel, psnr
 
@@ -107,6 +108,36 @@ def test_unknown_codec_and_rate_are_clear_errors():
     assert {"jpeg", "webp", "avif", "tiny", "mse", "bmshj2018-hyperprior"} <= set(B.codec_names())
 
 
+def test_registry_is_the_one_table_of_codec_names():
+    assert R.names(R.TINY) == ["tiny", "mse"] and R.names(R.OFFICIAL) == ["official"]
+    assert R.names(R.PILLOW) == ["jpeg", "webp", "avif", "jpeg-ds", "webp-ds", "avif-ds"]
+    assert B.codec_names() == [n for n in R.names() if n != "official"]  # needs checkpoint=
+    assert R.CODECS["tiny"].dit_steps and not R.CODECS["mse"].dit_steps
+    for name in R.names(R.PILLOW):
+        assert B.codec_rates(name) == R.CODECS[name].rate_ids == B.pillow_codec(name, 0).rates
+    assert B.LADDERS["webp"] == R.CODECS["webp"].rate_settings and B.DOWNSCALED_LADDER == R.CODECS["avif-ds"].rate_settings
+    entry = R.find("cheng2020-anchor")
+    assert entry.kind == R.COMPRESSAI and entry.rate_ids == B.codec_rates("cheng2020_anchor")
+    assert R.find("jpeg2000") is None and R.CODECS["tiny"].rate_ids is None
+    with pytest.raises(ValueError, match="unknown codec kind"):
+        R.names("video")
+
+
+def test_load_get_codec_and_cli_read_the_registry(tmp_path, capsys):
+    from ditic_lite import cli, zoo
+
+    with pytest.raises(ValueError, match=r"unknown model 'jpeg'; choose from \['mse', 'official', 'tiny'\]"):
+        zoo.load("jpeg")
+    with pytest.raises(ValueError, match="checkpoint= is only for the official model"):
+        zoo.load("mse", checkpoint="q2_merge_ema.pt")
+    with pytest.raises(ValueError, match="unknown codec 'official'"):
+        B.get_codec("official")
+    official = B.container.pack(B.container.Header("official", b"release!", 0, 64, 64), [b"\x01", b"\x02"])
+    (tmp_path / "o.ditic").write_bytes(official)
+    assert cli.main(["decompress", str(tmp_path / "o.ditic"), str(tmp_path / "o.png")]) == 2
+    assert "files of the official model decode with" in capsys.readouterr().err
+
+
 def test_zoo_codec_wiring_with_random_weights(photo):
     """The container round trip of a CompressAI model (random weights: checks wiring, not quality)."""
     small = photo.crop((0, 0, 100, 70))  # not a multiple of 64: padded and cropped back
@@ -141,10 +172,7 @@ def test_zoo_pretrained_where_weights_load(photo):
 
 @pytest.mark.parametrize("name", ["tiny", "mse"])
 def test_learned_codecs_share_the_interface(name, photo):
-    try:
-        codec = B.get_codec(name, 0)
-    except Exception as err:  # noqa: BLE001 (no checkpoint shipped yet)
-        pytest.skip(f"{name} not loadable: {err}")
+    codec = B.get_codec(name, 0)  # the shipped checkpoints are in the repository: a load failure fails
     img = photo.crop((0, 0, 256, 256))
     data = codec.compress(img)
     rec = codec.decompress(data, steps=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from ditic_lite import bench as B
+from ditic_lite import measuring as M
 from ditic_lite.config import tiny_config
 
 TINY_UNET = dict(
@@ -27,7 +29,7 @@ def test_measure_median_and_memory():
         time.sleep(0.01)
         return torch.ones(2_000_000)  # 8 MB
 
-    m = B.measure(work, repeats=5, warmup=2)
+    m = M.measure(work, repeats=5, warmup=2)
     assert len(calls) == 7 and len(m["times_s"]) == 5
     assert m["median_s"] == pytest.approx(np.median(m["times_s"])) and m["median_s"] >= 0.01
     assert m["min_s"] <= m["median_s"] and m["peak_mem_mb"] > 8 and m["extra_mem_mb"] >= 0
@@ -94,7 +96,7 @@ def test_tiny_part_one_vs_k_steps(random_codec):
 
 
 def test_errors_become_rows_not_crashes():
-    row = B._error_row("unet", "m", "step", (64, 64), RuntimeError("CUDA out of memory. Tried ..."))
+    row = M.error_row("unet", "m", "step", (64, 64), RuntimeError("CUDA out of memory. Tried ..."))
     assert row.note == "out of memory" and np.isnan(row.median_s)
     with pytest.raises(ValueError, match="unknown dtype"):
         B.run(parts=["unet"], dtypes=["int4"])
@@ -102,13 +104,23 @@ def test_errors_become_rows_not_crashes():
         B.run(parts=["vae"])
 
 
+def test_startup_part_times_fresh_processes():
+    rows = B.bench_startup(stages=("import", "info"), repeats=2, warmup=0)
+    assert [(r.part, r.stage, r.size) for r in rows] == [("startup", "import", "-"), ("startup", "info", "768x512")]
+    for r in rows:
+        assert r.repeats == 2 and 0 < r.min_s <= r.median_s and r.note.startswith("fresh process"), r.note
+        assert np.isnan(r.peak_mem_mb)  # the child's memory is not measured
+    with pytest.raises(ValueError, match="unknown start-up stage"):
+        B.bench_startup(stages=("boot",))
+
+
+def test_a_failing_process_is_an_error_with_its_last_line():
+    with pytest.raises(RuntimeError, match="exit status 1: boom"):
+        B._run_to_exit([sys.executable, "-c", "import sys; print('noise', file=sys.stderr); sys.exit('boom')"])
+
+
 def test_bench_command_prints_one_vs_k_steps(tmp_path, capsys):
-    """``ditic-lite bench`` with the shipped tiny codec (skipped if none is shipped yet)."""
-    try:
-        from ditic_lite.zoo import load
-        load("tiny")
-    except Exception as err:  # noqa: BLE001
-        pytest.skip(f"tiny codec not loadable: {err}")
+    """``ditic-lite bench`` with the shipped tiny codec: a checkpoint that fails to load fails here."""
     parser = argparse.ArgumentParser()
     B.add_cli(parser.add_subparsers())
     out = tmp_path / "bench.json"
@@ -116,7 +128,9 @@ def test_bench_command_prints_one_vs_k_steps(tmp_path, capsys):
                               "--repeats", "2", "--out", str(out)])
     assert args.func(args) == 0
     text = capsys.readouterr().out
-    assert "tiny decode, 4 steps / 1 step at 256x256" in text
     result = json.loads(out.read_text())
+    errors = [r["note"] for r in result["rows"] if r["median_s"] is None]
+    assert not errors, errors  # bench turns a failure (e.g. a checkpoint that does not load) into a row
+    assert "tiny decode, 4 steps / 1 step at 256x256" in text
     assert result["meta"]["statistic"] == "median" and result["ratios"][0]["ratio"] > 0
     assert {r["stage"] for r in result["rows"]} >= {"total", "entropy", "dit", "decoder"}

@@ -1,11 +1,12 @@
 """The ditic-lite command: round trip on a 768x512 photo, info, and one-line errors."""
+import argparse
 import re
 import subprocess
 import sys
 
 import torch
 
-from ditic_lite.cli import main
+from ditic_lite.cli import COMMAND_MODULES, build_parser, main
 
 
 def test_round_trip_768x512(tmp_path, sample_paths, capsys):
@@ -54,3 +55,15 @@ def test_errors_are_one_line_exit_2(tmp_path):
         lines = [l for l in proc.stderr.splitlines() if l.strip() and "Warning" not in l and "warnings.warn" not in l]
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_a_command_loads_only_the_module_it_needs():
+    """``info`` and ``decompress`` parse without the train/eval/bench/claims modules (and their
+    imports); ``--help`` and those commands themselves still find them."""
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+    builtin = {"compress", "decompress", "info", "demo"}
+    assert commands(build_parser("info")) == commands(build_parser("decompress")) == builtin
+    assert commands(build_parser("plot")) == builtin | {"eval", "plot"}
+    assert commands(build_parser()) == commands(build_parser("typo")) == builtin | set(COMMAND_MODULES)

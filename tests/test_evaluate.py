@@ -106,11 +106,6 @@ def test_plot_rd_lines(folder):
         plots.plot_rd(df[["codec", "rate", "bpp"]])
 
 
-def test_image_grid():
-    fig = plots.image_grid([_photo_like(32, 24, i) for i in range(5)], titles=list("abcde"), ncols=3)
-    assert len(fig.axes) == 6
-
-
 # ------------------------------------------------------------------------------- data sets
 def test_dataset_specs_are_pinned():
     kodak = D.DATASETS["kodak"]

@@ -1,7 +1,9 @@
-"""Mechanism 1: pseudo-timestep map and the one-step / K-step flow."""
+"""Mechanism 1: pseudo-timestep map and the one-step flow; the samplers beside it (K-step flow, SDEdit)."""
+import numpy as np
+import pytest
 import torch
 
-from ditic_lite import flow
+from ditic_lite import flow, samplers
 from ditic_lite.config import FlowConfig
 
 CFG = FlowConfig()
@@ -48,7 +50,7 @@ def test_k1_equals_one_step_exactly():
     torch.manual_seed(0)
     y, s, a = torch.randn(1, 8, 4, 4), torch.rand(1, 8, 4, 4), torch.randn(1, 8, 4, 4)
     v, calls = _linear_velocity(a)
-    out = flow.multi_step(v, y, s, steps=1)
+    out = samplers.multi_step(v, y, s, steps=1)
     assert torch.equal(out, flow.one_step(y, a * y, s))
     assert calls == [CFG.timestep]
 
@@ -58,22 +60,22 @@ def test_k_steps_integrate_the_flow():
     y, s, a = torch.ones(1, 1, 2, 2), torch.full((1, 1, 2, 2), 0.8), torch.full((1, 1, 2, 2), 0.5)
     v, calls = _linear_velocity(a)
     exact = y * torch.exp(-a * s)
-    errors = [float((flow.multi_step(v, y, s, steps=k) - exact).abs().max()) for k in (1, 4, 32)]
+    errors = [float((samplers.multi_step(v, y, s, steps=k) - exact).abs().max()) for k in (1, 4, 32)]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 2e-3
     # timesteps decrease from t to t/K
     calls.clear()
-    flow.multi_step(v, y, s, steps=4)
+    samplers.multi_step(v, y, s, steps=4)
     assert calls == [CFG.timestep * f for f in (1.0, 0.75, 0.5, 0.25)]
 
 
 def test_trajectory_and_bad_steps():
     y, s = torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
     traj = []
-    flow.multi_step(lambda x, t: torch.ones_like(x), y, s, steps=3, trajectory=traj)
+    samplers.multi_step(lambda x, t: torch.ones_like(x), y, s, steps=3, trajectory=traj)
     assert len(traj) == 3
     torch.testing.assert_close(traj[-1], -torch.ones_like(y))
     try:
-        flow.multi_step(lambda x, t: x, y, s, steps=0)
+        samplers.multi_step(lambda x, t: x, y, s, steps=0)
     except ValueError as err:
         assert "steps" in str(err)
     else:
@@ -84,3 +86,62 @@ def test_global_timestep_ablation():
     m = torch.rand(1, 4, 3, 3)
     g = flow.global_timestep_map(m)
     assert torch.allclose(g, torch.full_like(m, float(m.mean())))
+
+
+def test_velocities_and_timestep_hook():
+    """``velocities`` collects each step's v; ``dit_timestep`` decides what the DiT is given."""
+    y, s = torch.ones(1, 1, 2, 2), torch.full((1, 1, 2, 2), 0.5)
+    seen, velocities = [], []
+
+    def v(x, t):
+        seen.append(t)
+        return 2 * x
+
+    samplers.multi_step(v, y, s, steps=2, velocities=velocities,
+                        dit_timestep=lambda t, like: torch.tensor([t / 1000], dtype=torch.float64))
+    assert [float(t) for t in seen] == [CFG.timestep / 1000, CFG.timestep / 2000]
+    assert all(t.dtype == torch.float64 for t in seen)
+    assert len(velocities) == 2 and torch.equal(velocities[0], 2 * y)
+    assert samplers.plain_timestep(999.0, torch.zeros(2, dtype=torch.float16)).dtype == torch.float16
+
+
+def test_sdedit_sigmas_start_at_the_requested_level():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    s = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
+    s.set_timesteps(sigmas=samplers.sdedit_sigmas(0.55, 4))
+    assert float(s.sigmas[0]) == pytest.approx(0.55, abs=1e-5)
+    assert float(s.sigmas[-1]) == 0.0 and len(s.timesteps) == 4
+    assert (np.diff(s.sigmas.numpy()) < 0).all()
+
+
+def test_sdedit_noises_then_integrates_to_zero():
+    """With v = eps - x0 exactly (the flow the base was trained on), SDEdit returns x0."""
+    x0 = torch.randn(1, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5))
+    out, s0 = samplers.sdedit(lambda x, t: eps - x0, x0, strength=0.6, steps=3, seed=5)
+    assert s0 == pytest.approx(0.6, abs=1e-5)
+    torch.testing.assert_close(out, x0, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="strength"):
+        samplers.sdedit(lambda x, t: x, x0, strength=1.5, steps=1)
+
+
+@torch.no_grad()
+def test_one_reconstruct_for_both_tiers(tiny_model):
+    """``DiTIC.reconstruct``: K steps, optional tokens, no decode; the official tier only changes hooks."""
+    from ditic_lite.config import tiny_config
+    from ditic_lite.official import OfficialDiTIC
+
+    latent, latent2 = tiny_model.encode_latents(torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0)))
+    codec_out = tiny_model.codec(latent, latent2)
+    full = tiny_model.reconstruct(codec_out, steps=2)
+    velocities = []
+    latent_only = tiny_model.reconstruct(codec_out, steps=2, velocities=velocities, decode=False)
+    assert "image" not in latent_only and "decoder" not in latent_only["timings"]
+    assert torch.equal(latent_only["y_hat"], full["y_hat"]) and len(velocities) == 2
+    given = tiny_model.reconstruct(codec_out, steps=2, tokens=full["tokens"])
+    assert torch.equal(given["image"], full["image"])
+    official = OfficialDiTIC(tiny_config())
+    t = official.dit_timestep(999.0, torch.zeros(1, dtype=torch.float64))
+    assert t.dtype == torch.float32 and float(t) == 999.0 * official.DiT.config.get("timestep_scale", 1.0)
+    assert tiny_model.dit_timestep(999.0, torch.zeros(1, dtype=torch.float64)).dtype == torch.float64

@@ -9,10 +9,12 @@ import copy
 import hashlib
 import json
 import struct
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from diffusers import AutoencoderDC
 from safetensors.torch import load_file, save_file
 
 from ditic_lite import flow, official
@@ -92,12 +94,33 @@ def test_reduced_precision_keeps_codec_float32():
 
 
 # ------------------------------------------------------------------------------------ part goldens
+def test_every_golden_file_is_checked():
+    """Each file of the goldens folder is read by a test (here or in ``test_latent_codec.py``)."""
+    sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert sorted(p.name for p in GOLDENS.iterdir() if p.name not in sources) == []
+
+
 def test_aux_encoder_golden():
     g = load_file(GOLDENS / "aux_encoder.safetensors")
     aux = AuxEncoder().eval()
     fast_fill_(aux, prefix="aux_codec.")
     with torch.no_grad():
         close(aux(g["input_image01"]), g["latent2"], "latent2")
+
+
+def test_vae_encode_golden():
+    """The DC-AE encoder at official widths: config, key names (the fill is keyed by name) and the
+    scaling factor. The decoder is left out; the fill sets every encoder tensor, so none is unset."""
+    g = load_file(GOLDENS / "vae_encode.safetensors")
+    config = official.official_config().vae
+    with torch.device("meta"):
+        vae = AutoencoderDC(**config)
+    vae.decoder = None
+    vae.to_empty(device="cpu")
+    assert fast_fill_(vae.encoder, prefix="vae.encoder.") == len(vae.encoder.state_dict())
+    assert not list(vae.buffers())  # nothing outside the state dict that to_empty() left unset
+    with torch.no_grad():
+        close(vae.encode(g["input_image"]).latent * vae.config.scaling_factor, g["latent"], "latent")
 
 
 def test_prompter_golden():

@@ -212,3 +212,33 @@ def test_official_reader_truncated_file_names_it(tmp_path, suffix):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(CheckpointError, match=path.name):
         official.read_state_dict(path)
+
+
+# ---------------------------------------------------------------------------- one checkpoint module
+def test_one_checkpoint_error_and_one_list_of_entropy_tables(tiny_model):
+    import ditic_lite as dl
+    from ditic_lite import checkpoints
+
+    assert dl.CheckpointError is zoo.CheckpointError is checkpoints.CheckpointError
+    suffixes = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+    tables = [k for k in tiny_model.state_dict() if k.endswith(suffixes)]
+    assert sorted(tables) == sorted(checkpoints.ENTROPY_TABLE_KEYS)
+    assert all(checkpoints.is_entropy_table(k) for k in tables)
+    assert not any(checkpoints.is_entropy_table(k) for k in tiny_model.state_dict() if k not in tables)
+    if official is not None:
+        assert official.RECOMPUTED_KEYS == checkpoints.ENTROPY_TABLE_KEYS
+
+
+def test_load_into_names_what_does_not_fit(tiny_model):
+    from ditic_lite.checkpoints import key_mismatch, load_into
+
+    own = tiny_model.state_dict()
+    key, other = [k for k, v in own.items() if v.ndim >= 2][:2]
+    table = "codec.gaussian_conditional._quantized_cdf"  # entropy tables: never required nor compared
+    tensors = {key: own[key][:1], "nope.weight": torch.zeros(1), table: torch.zeros(5, 5)}
+    fit = key_mismatch(own, tensors, required=[key, other, table])
+    assert (fit.missing, fit.unexpected, fit.wrong_shape) == ([other], ["nope.weight"], [key])
+    assert not key_mismatch(own, {table: torch.zeros(5, 5)}, required=())
+    with pytest.raises(CheckpointError, match=r"^x.safetensors does not fit the model \(missing: .* \.\.\.; "
+                                              r"unexpected: nope.weight; wrong shape: "):
+        load_into(tiny_model, tensors, source="x.safetensors")  # every key required: raises before loading

@@ -173,16 +173,6 @@ def test_step_sweep_one_step_is_the_codec_decode(random_codec, photo):
     assert (table["decode_s"] >= table["dit_s"]).all()
 
 
-def test_flow_sigmas_start_at_the_requested_level():
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
-    s = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
-    s.set_timesteps(sigmas=teaching._flow_sigmas(0.55, 4))
-    assert float(s.sigmas[0]) == pytest.approx(0.55, abs=1e-5)
-    assert float(s.sigmas[-1]) == 0.0 and len(s.timesteps) == 4
-    assert (np.diff(s.sigmas.numpy()) < 0).all()
-
-
 def test_base_dit_decode_uses_the_unadapted_model(tiny_model, photo):
     # a codec whose LoRA is NOT zero: switching it off must change the DiT's velocity
     import copy
@@ -274,7 +264,8 @@ def test_retrieval_table_counts_matches(random_codec, photo, monkeypatch):
     images = {"a": photo, "b": photo.transpose(Image.ROTATE_90)}
     # caption embeddings equal to each image's own mean token: retrieval must be perfect
     tokens = {k: random_codec.roundtrip(v)[1]["tokens"].mean(1)[0] for k, v in images.items()}
-    monkeypatch.setattr(teaching, "caption_embeddings", lambda caps, cache=None: torch.stack([tokens[c] for c in caps]))
+    monkeypatch.setattr(teaching.alignment, "caption_embeddings",
+                        lambda caps, cache=None: torch.stack([tokens[c] for c in caps]))
     table, sim, acc = teaching.retrieval_table(random_codec, images, {"a": "a", "b": "b"})
     assert acc == 1.0 and table["correct"].all()
     assert sim.shape == (2, 2) and sim[0, 0] == pytest.approx(1.0, abs=1e-5)
@@ -470,13 +461,19 @@ def test_ablation_script_writes_the_csv_notebook_06_reads(tmp_path, sample_paths
 
 
 def test_every_teaching_helper_names_its_notebook():
-    """STYLE: each helper's docstring names an existing notebook (e.g. ``03_one_step_vs_multi_step``)."""
+    """STYLE: each helper's docstring names an existing notebook (e.g. ``03_one_step_vs_multi_step``);
+    so does each module of the teaching package, which holds one notebook's glue."""
+    import importlib
     import inspect
+    import pkgutil
     import re
 
     names = {p.stem for p in (notebook._ROOT / "notebooks").glob("*.ipynb")}
-    missing = []
-    for module in (teaching, viz):
+    parts = [importlib.import_module(f"{teaching.__name__}.{m.name}") for m in pkgutil.iter_modules(teaching.__path__)]
+    assert len(parts) >= 7
+    missing = [f"{m.__name__} (module)" for m in parts
+               if not set(re.findall(r"\b(0[1-7]_[a-z_]*[a-z])", m.__doc__ or "")) & names]
+    for module in (*parts, viz):
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue

@@ -1,4 +1,5 @@
 """A few steps of every training stage, resumption, export, and a 2-process CPU run."""
+import argparse
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, build_model, train
+from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, add_cli, build_model, parse_train_args, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,9 +44,9 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     history = json.loads((runs / "stage2_r0" / "progress.json").read_text())
     assert history["step"] == 2
 
-    from ditic_lite import recipe, zoo
+    from ditic_lite import shipping, zoo
     out = tmp_path / "checkpoints"
-    cards = recipe.export(runs, out=out)
+    cards = shipping.export(runs, out=out)
     assert {(c["model"], c["rate"]) for c in cards} == {("tiny", 0), ("mse", 0)}
     for f in ("tiny/base", "tiny/shared", "tiny/rate0", "mse/rate0"):
         card = json.loads((out / f"{f}.json").read_text())
@@ -61,10 +62,23 @@ def test_unknown_stage_and_missing_data(tmp_path):
 
 
 def test_stage_defaults_are_complete():
+    from ditic_lite.train_stages import STAGE_STEPS
+    assert STAGE_STEPS.keys() == STAGE_DEFAULTS.keys()  # one step per stage
     for stage, d in STAGE_DEFAULTS.items():
         assert {"steps", "batch_size", "crop", "lr"} <= set(d), stage
         if stage not in ("ae", "dit"):
             assert d["crop"] >= 256  # the codec stages use >= 256 px crops (issue 3)
+
+
+def test_cli_arguments_go_over_the_stage_defaults():
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers())
+    ns = parser.parse_args(["train", "stage1", "--steps", "7", "--no-bf16", "--channels-last"])
+    args = parse_train_args(ns)
+    assert args == TrainArgs.for_stage("stage1", data=Path(ns.data), steps=7, channels_last=True)
+    assert (args.lr, args.lmbda, args.distill_margin) == tuple(STAGE_DEFAULTS["stage1"][k] for k in
+                                                               ("lr", "lmbda", "distill_margin"))
+    assert parse_train_args(parser.parse_args(["train", "ae"])).bf16  # ae's default
 
 
 @pytest.mark.slow
@@ -83,15 +97,15 @@ def test_two_process_cpu_run(train_folder, tmp_path):
 @pytest.mark.slow
 def test_training_continues_from_the_shipped_checkpoints(train_folder, tmp_path):
     """seed_runs -> export reproduces the shipped files; a decoder-only run keeps the latent."""
-    from ditic_lite import recipe, zoo
+    from ditic_lite import shipping, zoo
     runs = tmp_path / "runs"
-    seeded = recipe.seed_runs(runs)
+    seeded = shipping.seed_runs(runs)
     assert {"ae", "dit", "warmup", "stage1", "stage2_r0", "mse_r0"} <= set(seeded)
-    assert recipe.seed_runs(runs) == []  # stages already there are kept
+    assert shipping.seed_runs(runs) == []  # stages already there are kept
     shipped_ae = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "base.json").read_text())["stages"]["ae"]
     assert json.loads((runs / "ae" / "progress.json").read_text())["step"] == shipped_ae["steps"]
     out = tmp_path / "export"
-    recipe.export(runs, out=out)
+    shipping.export(runs, out=out)
     for part in ("tiny/base", "tiny/shared", "tiny/rate0", "mse/rate0"):
         a = load_file(str(zoo.CHECKPOINT_DIR / f"{part}.safetensors"))
         b = load_file(str(out / f"{part}.safetensors"))

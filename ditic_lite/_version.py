@@ -1,0 +1,3 @@
+"""The kit's version, in a module of its own so that any module can read it without importing the
+package's ``__init__`` (no import circle)."""
+__version__ = "0.1.0"

@@ -1,0 +1,104 @@
+"""An offline perception proxy: radially averaged power spectra and a detail-retention ratio.
+
+LPIPS and DISTS, the paper's perceptual measures, need ImageNet backbone weights that are not
+available offline (``metrics.py`` adds them where they are). What this module measures needs no
+weights: how much fine-scale energy a reconstruction keeps.
+
+* :func:`radial_power_spectrum`: the luma's power spectrum (mean removed, 2-D Hann window),
+  averaged over rings of equal spatial frequency ``f`` in cycles per pixel (0 .. 0.5).
+* :func:`detail_retention`: the geometric mean, over the rings of a high-frequency band
+  (default ``1/8 .. 1/2`` cycles per pixel: structures 2 to 8 pixels wide), of
+  ``P_test(f) / P_reference(f)``. 1 = as much fine detail as the original; below 1 = detail
+  lost (blur: MSE-trained decoders and downscaled classical codecs at low rates); above 1 =
+  extra high-frequency energy (noise, ringing, blocking, or invented texture).
+* :func:`detail_error`: ``|log2 detail_retention|``, 0 at the original; the distance used when
+  one codec is said to keep detail *better* than another (``claims.py``).
+* :func:`spectra_table`: the spectra of an original and its reconstructions as one long table.
+
+``perception.py`` re-exports these names (``dl.perception.*`` in the notebooks).
+
+What it does NOT measure: whether the detail is in the right place or is the right detail. The
+spectrum ignores phase, so a plausible invented texture scores like the true one. That is what
+"perceptual realism" is about (and why generative codecs score well on it), but it is not
+fidelity: read it next to PSNR / MS-SSIM, never instead of them. It is one global number per
+image, blind to where artefacts are, and it is not LPIPS, DISTS or FID (no learned features,
+no human calibration). Explained in notebook ``05_rate_perception_curves``.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .images import ImageLike, to_tensor
+
+DETAIL_BAND = (0.125, 0.5)  # cycles per pixel: periods of 2 to 8 pixels
+SPECTRUM_BINS = 32
+
+
+def _luma(image: ImageLike) -> np.ndarray:
+    x = to_tensor(image)[0].double().numpy()
+    return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+
+
+def radial_power_spectrum(image: ImageLike, bins: int = SPECTRUM_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """``(frequency, power)``: the luma's power spectrum averaged over ``bins`` rings of equal
+    width between 0 and 0.5 cycles per pixel (ring centres; corners beyond 0.5 are dropped).
+
+    The mean is removed and a separable Hann window applied first, so the image borders do not
+    leak a cross of false high frequencies into the spectrum. Power is normalised by the
+    window's energy (comparable across image sizes). Explained in notebook ``05_rate_perception_curves``.
+    """
+    y = _luma(image)
+    h, w = y.shape
+    if min(h, w) < 8:
+        raise ValueError(f"the power spectrum needs both sides >= 8 px, got {w}x{h}")
+    window = np.outer(np.hanning(h), np.hanning(w))
+    spec = np.abs(np.fft.fft2((y - y.mean()) * window)) ** 2 / (window ** 2).sum()
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    radius = np.hypot(fy, fx)
+    edges = np.linspace(0.0, 0.5, bins + 1)
+    ring = np.digitize(radius, edges) - 1  # 0 .. bins-1 inside, bins beyond 0.5
+    keep = (ring >= 0) & (ring < bins) & (radius > 0)
+    total = np.bincount(ring[keep], weights=spec[keep], minlength=bins)
+    count = np.bincount(ring[keep], minlength=bins)
+    power = np.divide(total, count, out=np.full(bins, np.nan), where=count > 0)
+    return 0.5 * (edges[:-1] + edges[1:]), power
+
+
+def detail_retention(reference: ImageLike, test: ImageLike, band: tuple[float, float] = DETAIL_BAND,
+                     bins: int = SPECTRUM_BINS) -> float:
+    """Geometric mean of ``P_test(f) / P_reference(f)`` over the rings of ``band`` (cycles per
+    pixel): 1 = the original's fine-detail energy, < 1 = lost (blur), > 1 = added (noise,
+    artefacts, invented texture). Phase-blind: see the module docstring for what it does not
+    measure. Explained in notebook ``05_rate_perception_curves``.
+    """
+    if to_tensor(reference).shape != to_tensor(test).shape:
+        raise ValueError("images differ in size")
+    f, p_ref = radial_power_spectrum(reference, bins)
+    _, p_test = radial_power_spectrum(test, bins)
+    sel = (f >= band[0]) & (f <= band[1]) & (p_ref > 0) & np.isfinite(p_ref) & np.isfinite(p_test)
+    if not sel.any():
+        raise ValueError(f"no spectrum ring with energy in the band {band} cycles per pixel")
+    ratio = np.maximum(p_test[sel], 1e-30) / p_ref[sel]
+    return float(np.exp(np.mean(np.log(ratio))))
+
+
+def detail_error(retention: float | np.ndarray) -> float | np.ndarray:
+    """``|log2 retention|``: 0 for the original's amount of fine detail, 1 for half or double.
+    Lower is better. Explained in notebook ``05_rate_perception_curves``."""
+    return np.abs(np.log2(retention))
+
+
+def spectra_table(original: ImageLike, reconstructions: Mapping[str, ImageLike],
+                  bins: int = SPECTRUM_BINS) -> pd.DataFrame:
+    """Long table of radially averaged spectra: ``source`` (``original`` then each key of
+    ``reconstructions``), ``frequency`` (cycles per pixel), ``power`` and ``ratio`` (power over
+    the original's). Explained in notebook ``05_rate_perception_curves``."""
+    f, p0 = radial_power_spectrum(original, bins)
+    rows = [pd.DataFrame({"source": "original", "frequency": f, "power": p0, "ratio": 1.0})]
+    for name, img in reconstructions.items():
+        _, p = radial_power_spectrum(img, bins)
+        rows.append(pd.DataFrame({"source": name, "frequency": f, "power": p, "ratio": p / p0}))
+    return pd.concat(rows, ignore_index=True)

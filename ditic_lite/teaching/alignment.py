@@ -1,0 +1,171 @@
+"""Notebook ``06_alignment_mechanisms``: self-distillation and latent-conditioned guidance,
+measured on the decoded latents and tokens.
+
+:func:`sample_captions`, :func:`caption_embeddings` (also notebook 03), :func:`encoder_latent`,
+:func:`distillation_table`, :func:`retrieval_table`, :func:`decode_with_tokens`,
+:func:`condition_ablation`, :func:`alignment_ablation`, :func:`ablation_report`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .. import align
+from .. import metrics as M
+from ..codec import Codec
+from ..determinism import deterministic_threads
+from ..images import ImageLike, pad_to_multiple, to_pil, to_tensor
+from ..notebook import samples_dir
+from .common import as_pil
+
+
+def sample_captions() -> pd.DataFrame:
+    """``data/samples/captions.csv`` (``file``, ``caption``) of the sample photos.
+    Explained in notebook ``06_alignment_mechanisms``."""
+    path = samples_dir() / "captions.csv"
+    with open(path, newline="") as f:
+        return pd.DataFrame(list(csv.DictReader(f)))
+
+
+def caption_embeddings(captions: Sequence[str], cache: str | Path | None = "samples") -> torch.Tensor:
+    """all-MiniLM-L6-v2 embeddings [N, 384] of ``captions`` (offline), from a cache file when its
+    captions match (``"samples"``: the shipped ``data/samples/caption_embeddings.safetensors``).
+    Explained in notebook ``06_alignment_mechanisms``."""
+    from safetensors.torch import load_file, save_file
+
+    path = samples_dir() / "caption_embeddings.safetensors" if cache == "samples" else (Path(cache) if cache else None)
+    digest = hashlib.sha256("\n".join(captions).encode()).hexdigest()
+    if path is not None and path.exists():
+        from safetensors import safe_open
+        with safe_open(str(path), "pt") as f:
+            if (f.metadata() or {}).get("captions_sha256") == digest:
+                return load_file(str(path))["emb"]
+    from ..train import caption_embeddings as embed
+    emb = embed(list(captions))
+    if path is not None and cache != "samples":  # the shipped file is data, never rewritten
+        save_file({"emb": emb.contiguous()}, str(path), metadata={"captions_sha256": digest, "model": "all-MiniLM-L6-v2"})
+    return emb
+
+
+@torch.no_grad()
+def encoder_latent(codec: Codec, image: ImageLike) -> torch.Tensor:
+    """The frozen DC-AE encoder's latent of ``image`` (scaled, padded size): the distillation
+    target. Explained in notebook ``06_alignment_mechanisms``."""
+    x = pad_to_multiple(to_tensor(image), codec.pad_multiple).to(codec.device)
+    with deterministic_threads():
+        return codec.model.encode_latents(x)[0]
+
+
+def distillation_table(codec: Codec, images: dict[str, ImageLike], steps: int = 1) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Self-distillation, measured: per image the channel cosine between the frozen encoder's
+    latent ``E(x)`` and (a) the decoded mean ``y_tilde`` (before the DiT), (b) the one-step output
+    ``y_hat``. Columns: ``image``, ``latent``, ``cosine`` (mean over positions), ``above_margin``
+    (fraction with cos > 1 - m, where the margin loss is zero), ``loss`` (L_sd, weight w).
+    Also returns the per-position cosine maps of ``y_hat`` by image. Explained in notebook ``06_alignment_mechanisms``.
+    """
+    cfg = codec.model.config.align
+    rows, maps = [], {}
+    for name, img in images.items():
+        pil = as_pil(img)
+        target = encoder_latent(codec, pil)
+        _, info = codec.decompress(codec.compress(pil), steps=steps, return_intermediates=True)
+        for label, latent in (("y_tilde (before the DiT)", info["y_tilde"]), ("y_hat (one-step output)", info["y_hat"])):
+            cos = align.channel_cosine(latent, target)
+            rows.append({"image": name, "latent": label, "cosine": float(cos.mean()),
+                         "above_margin": float((cos > 1 - cfg.distill_margin).float().mean()),
+                         "loss": float(align.self_distillation_loss(latent, target, cfg.distill_margin, cfg.distill_weight))})
+        maps[name] = align.channel_cosine(info["y_hat"], target)[0].cpu().numpy()
+    return pd.DataFrame(rows), maps
+
+
+def retrieval_table(codec: Codec, images: dict[str, ImageLike], captions: dict[str, str]) -> tuple[pd.DataFrame, np.ndarray, float]:
+    """Latent-conditioned guidance, measured: the latent condition of each image (mean of the
+    prompter tokens) against every caption embedding. Returns a table (``image``, ``own caption
+    similarity``, ``best other``, ``retrieved``, ``correct``), the cosine matrix [images, captions]
+    and the retrieval accuracy (chance = 1 / number of images). Explained in notebook ``06_alignment_mechanisms``.
+    """
+    names = list(images)
+    emb = caption_embeddings([captions[n] for n in names])
+    tokens = []
+    for n in names:
+        _, info = codec.decompress(codec.compress(as_pil(images[n])), steps=1, return_intermediates=True)
+        tokens.append(info["tokens"])
+    tokens = torch.cat(tokens)
+    sim = (F.normalize(tokens.mean(1), dim=-1) @ F.normalize(emb, dim=-1).t()).cpu().numpy()
+    acc = align.retrieval_accuracy(tokens, emb)
+    rows = []
+    for i, n in enumerate(names):
+        others = np.delete(sim[i], i)
+        best = int(sim[i].argmax())
+        rows.append({"image": n, "own_caption": float(sim[i, i]), "best_other": float(others.max()) if len(others) else float("nan"),
+                     "retrieved": names[best], "correct": best == i})
+    return pd.DataFrame(rows), sim, acc
+
+
+@torch.no_grad()
+def decode_with_tokens(codec: Codec, data: bytes, tokens: torch.Tensor | None, steps: int = 1) -> Image.Image:
+    """Decode ``data`` with the given latent condition instead of the prompter's (``None``: the
+    empty condition, zeros). Same flow, residual and decoder as the codec (``DiTIC.reconstruct``).
+    Explained in notebook ``06_alignment_mechanisms``."""
+    model = codec.model
+    header, out, _ = codec.entropy_decode(data)
+    with deterministic_threads():
+        if tokens is None:
+            tokens = torch.zeros_like(model.prompter(out["prompt"]))
+        image = model.reconstruct(out, steps=steps, tokens=tokens)["image"]
+    return to_pil(image[..., : header.height, : header.width])
+
+
+def condition_ablation(codec: Codec, image: ImageLike, metrics: Sequence[str] = ("psnr", "ms_ssim")) -> tuple[dict[str, Image.Image], pd.DataFrame]:
+    """Reconstruct the same bytes with the latent condition and with an empty one (zero tokens).
+    Returns the images and a table (``condition``, metrics, and a ``change`` row).
+    Explained in notebook ``06_alignment_mechanisms``.
+    """
+    pil = as_pil(image)
+    data = codec.compress(pil)
+    latent = codec.decompress(data)
+    empty = decode_with_tokens(codec, data, None)
+    images = {"latent condition": latent, "empty condition": empty}
+    table = pd.DataFrame([{"condition": k, **M.scores(pil, v, metrics)} for k, v in images.items()])
+    change = {"condition": "change (empty - latent)", **{m: float(table[m].iloc[1] - table[m].iloc[0]) for m in metrics}}
+    return images, pd.concat([table, pd.DataFrame([change])], ignore_index=True)
+
+
+ABLATION_CSV = Path(__file__).resolve().parents[2] / "data" / "ablations" / "alignment.csv"
+ABLATION_COMMAND = "python scripts/ablation_alignment.py --runs runs --steps 150"
+
+
+def alignment_ablation(path: str | Path | None = None) -> pd.DataFrame | None:
+    """The shipped self-distillation ablation (``data/ablations/alignment.csv``, written by
+    ``scripts/ablation_alignment.py``), or ``None`` when it has not been run.
+    Explained in notebook ``06_alignment_mechanisms``.
+    """
+    path = Path(path) if path is not None else ABLATION_CSV
+    return pd.read_csv(path) if path.exists() else None
+
+
+def ablation_report(table: pd.DataFrame | None) -> str:
+    """What the ablation CSV says, or that it has not been run and the command that runs it.
+    Explained in notebook ``06_alignment_mechanisms``.
+    """
+    if table is None:
+        return ("The self-distillation ablation has NOT been run: data/ablations/alignment.csv is missing.\n"
+                f"Run it (needs a trained stage 1 and the training photos):\n    {ABLATION_COMMAND}\n"
+                "The live measurements below do not need it.")
+    lines = [f"Ablation from {ABLATION_CSV.name}: {len(table)} variant(s), "
+             f"{int(table['steps'].iloc[0])} stage-2 steps each."]
+    by = table.set_index("variant")
+    if {"full", "no_distill"} <= set(by.index):
+        f, n = by.loc["full"], by.loc["no_distill"]
+        lines.append(f"cos(y_hat, E(x)): {f['cosine_yhat_encoder']:.3f} with L_sd vs {n['cosine_yhat_encoder']:.3f} "
+                     f"without ({f['cosine_yhat_encoder'] - n['cosine_yhat_encoder']:+.3f}); PSNR "
+                     f"{f['psnr'] - n['psnr']:+.3f} dB, bpp {f['bpp'] - n['bpp']:+.4f}.")
+    return "\n".join(lines)

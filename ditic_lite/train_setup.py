@@ -1,0 +1,109 @@
+"""The model of a training stage: the weights it starts from and the parameters it trains.
+
+A stage starts from the newest weights of the stages before it in ``runs/`` (SPEC section 11):
+the autoencoder for every later stage, the codec warm-up for stage 1, the base DiT for the DiT-IC
+stages, stage 1 for each rate point. A continued run then takes the parts it trains from its own
+``runs/<stage>/model.safetensors``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch.nn as nn
+
+from .checkpoints import CheckpointError, load_into, read_safetensors
+from .config import DiTICConfig
+from .model import DiTIC
+from .train_config import RATE_STAGES, TrainArgs, run_config, run_weights
+from .zoo import SHARED_PREFIXES
+
+CODEC_STAGES = ("warmup", "stage1", "stage2", "mse")  # stages whose entropy bottleneck learns its quantiles
+
+
+def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None,
+                       exclude_frozen_base: bool = False) -> None:
+    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch.
+
+    ``exclude_frozen_base`` leaves out the autoencoder and base DiT (all but their LoRA matrices).
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the previous training stage first")
+    tensors = read_safetensors(path)
+    if prefixes is not None:
+        tensors = {k: v for k, v in tensors.items() if k.startswith(prefixes)}
+    if exclude_frozen_base:
+        tensors = {k: v for k, v in tensors.items() if "lora_" in k or not k.startswith(("vae.", "DiT."))}
+    load_into(model, tensors, required=(), source=str(path))
+
+
+def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
+    """The stage's model with the upstream stages' weights of ``args.runs`` loaded."""
+    cfg = run_config(args.runs)
+    model = DiTIC(cfg, use_dit=args.stage != "mse")
+    if args.stage in ("dit", *CODEC_STAGES):
+        load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
+    if args.stage == "stage1":
+        load_stage_weights(model, run_weights(args.runs, "warmup"), ("codec.", "aux_codec."))
+    if args.stage in ("stage1", *RATE_STAGES):
+        load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
+        model.add_lora()
+    if args.stage in RATE_STAGES:
+        # everything stage 1 trained; the frozen autoencoder and base DiT come from their own stages
+        load_stage_weights(model, run_weights(args.runs, "stage1"), exclude_frozen_base=True)
+    return model, cfg
+
+
+def continue_own_weights(model: DiTIC, args: TrainArgs, params: list[nn.Parameter]) -> bool:
+    """Start the trained parts from ``runs/<stage>/model.safetensors`` if it exists (a continued run).
+
+    Only the parameters this stage trains are taken (plus the entropy bottleneck's quantiles), so
+    newer upstream weights (a further-trained decoder, say) are kept. Returns whether it loaded.
+    """
+    path = run_weights(args.runs, args.run_dir.name)
+    if not path.exists():
+        return False
+    trained = {id(p) for p in params}
+    names = {n for n, p in model.named_parameters() if id(p) in trained}
+    if args.stage in CODEC_STAGES:
+        names.add("codec.entropy_bottleneck.quantiles")
+    if args.stage == "ae":  # no upstream stage: a frozen encoder comes from this file too
+        names |= {k for k in model.state_dict() if k.startswith("vae.")}
+    tensors = {k: v for k, v in read_safetensors(path).items() if k in names}
+    try:
+        load_into(model, tensors, required=sorted(names), source=str(path))
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}; delete it to train this stage from scratch") from None
+    return True
+
+
+def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> list[nn.Parameter]:
+    """Freeze everything, then unfreeze what the stage trains (SPEC section 11).
+
+    ``freeze_encoder`` (stage ``ae``): only the decoder learns, so the latent space stays as it is.
+    """
+    model.requires_grad_(False)
+    if stage == "ae":
+        (model.vae.decoder if freeze_encoder else model.vae).requires_grad_(True)
+    elif stage == "dit":
+        model.DiT.requires_grad_(True)
+    elif stage == "warmup":
+        model.codec.requires_grad_(True)
+        model.aux_codec.requires_grad_(True)
+    else:
+        model.codec.requires_grad_(True)
+        model.prompter.requires_grad_(True)
+        for name, p in model.named_parameters():
+            if "lora_" in name and (stage != "mse" or name.startswith("vae.")):
+                p.requires_grad_(True)
+        if stage == "stage1":
+            # The official aux encoder is a pretrained, frozen ELIC; the kit has no pretrained ELIC,
+            # so it is trained in the warm-up and stage 1, and frozen afterwards.
+            model.aux_codec.requires_grad_(True)
+        if stage in RATE_STAGES:
+            # the context model is shared by all rate points (zoo.SHARED_PREFIXES)
+            for name, p in model.named_parameters():
+                if name.startswith(SHARED_PREFIXES):
+                    p.requires_grad_(False)
+    if stage in CODEC_STAGES:  # the entropy bottleneck's quantiles have their own optimiser
+        model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
+    return [p for p in model.parameters() if p.requires_grad]
