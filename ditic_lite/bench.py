@@ -237,14 +237,20 @@ def bench_unet(sizes: Sequence[tuple[int, int]], dtypes: Sequence[str] = ("fp32"
 # (e): start-up of fresh processes
 # ---------------------------------------------------------------------------------------------
 
-STARTUP_STAGES = ("import", "info", "decompress")
+STARTUP_STAGES = ("import", "info", "decompress", "torch", "compressai", "diffusers")
+# The floor under a fresh decompress: what importing each library the decode needs costs by itself
+# (compressai's __init__ imports its point-cloud datasets, hence torch_geometric; diffusers' model
+# packages import every model family and, where installed, peft).
+LIBRARY_IMPORTS = {"torch": "import torch", "compressai": "import compressai",
+                   "diffusers": "from diffusers import AutoencoderDC, SanaTransformer2DModel"}
 
 
 def bench_startup(stages: Sequence[str] = STARTUP_STAGES, size: tuple[int, int] = (768, 512), repeats: int = 3,
                   warmup: int = 1, name: str = "tiny", rate: int = 0) -> list[Row]:
     """Wall time of fresh Python processes, each run to its exit (median of ``repeats`` after
     ``warmup`` untimed runs, which fill the file cache): ``import ditic_lite``, ``ditic-lite info``
-    and ``ditic-lite decompress`` of a ``size`` image coded by ``name`` at ``rate``."""
+    and ``ditic-lite decompress`` of a ``size`` image coded by ``name`` at ``rate``; and the import
+    of each library the decode needs (:data:`LIBRARY_IMPORTS`), the floor under ``decompress``."""
     unknown = set(stages) - set(STARTUP_STAGES)
     if unknown:
         raise ValueError(f"unknown start-up stage(s) {sorted(unknown)}; choose from {', '.join(STARTUP_STAGES)}")
@@ -259,6 +265,8 @@ def bench_startup(stages: Sequence[str] = STARTUP_STAGES, size: tuple[int, int] 
                     "info": ([*cli, "info", str(bits)], size, f"ditic-lite info ({name} rate {rate})"),
                     "decompress": ([*cli, "decompress", str(bits), str(Path(tmp) / "out.png")], size,
                                    f"ditic-lite decompress ({name} rate {rate}), PNG written")}
+        for library, statement in LIBRARY_IMPORTS.items():
+            commands[library] = ([sys.executable, "-c", statement], "-", f"python -c '{statement}' (library floor)")
         for stage in stages:
             command, where, note = commands[stage]
             try:

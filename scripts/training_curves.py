@@ -8,6 +8,12 @@ are committed with the checkpoints and grow run after run:
 - ``data/results/training_curve_codec.csv``: the validation numbers in the shipped model cards
   against the codec's cumulative training steps (warm-up + stage 1 + the rate point's own stage).
 
+It also projects, from the measured curves, how many steps each quality target of issue 14 would
+take with the same recipe (``data/results/training_projection.csv``): quality is fitted as
+``a + b * log2(steps)`` (a gain per doubling of steps, which is how these curves have behaved) over
+the last points, and the fit is solved for the target. A projection is only as good as that
+straight line; a slope <= 0 means more steps of this recipe do not reach the target.
+
     python scripts/training_curves.py [--runs runs]     # append what is new, redraw the figure
 """
 from __future__ import annotations
@@ -27,6 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "data" / "results"
 CHECKPOINTS = ROOT / "ditic_lite" / "checkpoints"
 AE_CSV, CODEC_CSV = RESULTS / "training_curve_autoencoder.csv", RESULTS / "training_curve_codec.csv"
+PROJECTION_CSV = RESULTS / "training_projection.csv"
+# issue 14's targets on the validation photos: autoencoder on exact latents, codec at <= 0.05 bpp
+AE_TARGETS = {"psnr": 24.5, "ms_ssim": 0.86}
+CODEC_MS_SSIM_TARGET, CODEC_MAX_BPP = 0.80, 0.05
 
 
 def minutes_at(step: int, runs: list[dict]) -> float:
@@ -85,6 +95,46 @@ def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return table
 
 
+def projected_steps(steps: np.ndarray, values: np.ndarray, target: float, last: int = 4) -> dict:
+    """Fit ``value = a + b log2(steps)`` to the ``last`` points and solve it for ``target``.
+
+    Returns the gain per doubling ``b``, the step count where the line reaches ``target`` (the
+    last step if it is reached already, ``nan`` if ``b <= 0`` or fewer than two points) and the
+    number of points fitted.
+    """
+    order = np.argsort(steps)
+    x, y = np.log2(np.asarray(steps, float)[order][-last:]), np.asarray(values, float)[order][-last:]
+    if len(x) < 2 or np.ptp(x) == 0:
+        return {"gain_per_doubling": float("nan"), "projected_steps": float("nan"), "points": len(x)}
+    slope, intercept = np.polyfit(x, y, 1)
+    if y[-1] >= target:
+        reach = float(np.asarray(steps, float)[order][-1])
+    else:
+        reach = 2.0 ** ((target - intercept) / slope) if slope > 0 else float("nan")
+    return {"gain_per_doubling": float(slope), "projected_steps": float(reach), "points": len(x)}
+
+
+def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
+    """Steps to each of issue 14's quality targets, projected from the measured curves."""
+    rows = []
+    trained = ae[ae["encoder_trained"]] if len(ae) else ae
+    for metric, target in AE_TARGETS.items():
+        if len(trained):
+            fit = projected_steps(trained["step"].to_numpy(), trained[metric].to_numpy(), target)
+            rows.append({"what": f"autoencoder {metric}", "target": target, "steps_of": "autoencoder",
+                         "last_steps": int(trained["step"].max()), "last_value": float(trained.sort_values("step")[metric].iloc[-1]),
+                         **fit})
+    for (model, rate), group in codec.groupby(["model", "rate"]) if len(codec) else ():
+        group = group.sort_values("codec_steps")
+        if group["bpp"].iloc[-1] > CODEC_MAX_BPP:
+            continue
+        fit = projected_steps(group["codec_steps"].to_numpy(), group["ms_ssim"].to_numpy(), CODEC_MS_SSIM_TARGET)
+        rows.append({"what": f"{model} rate {rate} ms_ssim", "target": CODEC_MS_SSIM_TARGET, "steps_of": "codec",
+                     "last_steps": int(group["codec_steps"].iloc[-1]), "last_value": float(group["ms_ssim"].iloc[-1]),
+                     **fit})
+    return pd.DataFrame(rows)
+
+
 def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     ax = axes[0]
@@ -132,6 +182,10 @@ def main() -> None:
     ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "encoder_trained"])
     codec = append(CODEC_CSV, codec_rows(), ["model", "rate", "codec_steps", "autoencoder_steps"])
     plot(ae, codec, args.out)
+    projection = projections(ae, codec)
+    if len(projection):
+        projection.to_csv(PROJECTION_CSV, index=False, float_format="%.4g")
+        print(projection.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if len(ae):
         best = ae.loc[np.argmax(ae["psnr"].to_numpy())]
         print(f"autoencoder: {len(ae)} points, best {best['psnr']:.2f} dB / {best['ms_ssim']:.3f} at step {best['step']}")

@@ -114,6 +114,12 @@ def test_startup_part_times_fresh_processes():
         B.bench_startup(stages=("boot",))
 
 
+def test_startup_part_times_each_library_import_as_the_floor():
+    rows = B.bench_startup(stages=("torch",), repeats=1, warmup=0)
+    assert [(r.stage, r.size) for r in rows] == [("torch", "-")]
+    assert "import torch" in rows[0].note and "library floor" in rows[0].note and rows[0].median_s > 0
+
+
 def test_a_failing_process_is_an_error_with_its_last_line():
     with pytest.raises(RuntimeError, match="exit status 1: boom"):
         B._run_to_exit([sys.executable, "-c", "import sys; print('noise', file=sys.stderr); sys.exit('boom')"])

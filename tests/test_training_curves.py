@@ -1,0 +1,37 @@
+"""The projection of scripts/training_curves.py: steps to a quality target from a measured curve."""
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "training_curves.py"
+spec = importlib.util.spec_from_file_location("training_curves", SCRIPT)
+curves = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(curves)
+
+
+def test_a_log_linear_curve_is_solved_for_its_target():
+    steps = np.array([1000, 2000, 4000, 8000])
+    fit = curves.projected_steps(steps, 20.0 + 0.5 * np.log2(steps / 1000), target=22.0)
+    assert math.isclose(fit["gain_per_doubling"], 0.5) and fit["points"] == 4
+    assert math.isclose(fit["projected_steps"], 16000, rel_tol=1e-9)
+
+
+def test_a_reached_target_is_the_last_step_and_a_falling_curve_never_reaches_it():
+    steps = np.array([100, 200, 400])
+    assert curves.projected_steps(steps, np.array([1.0, 2.0, 3.0]), target=2.5)["projected_steps"] == 400
+    assert math.isnan(curves.projected_steps(steps, np.array([3.0, 2.0, 1.0]), target=5.0)["projected_steps"])
+    assert math.isnan(curves.projected_steps(steps[:1], np.array([1.0]), target=5.0)["projected_steps"])
+
+
+def test_projections_cover_the_autoencoder_targets_and_the_low_rate_points_only():
+    ae = pd.DataFrame({"step": [1000, 2000, 4000], "psnr": [22.0, 23.0, 24.0], "ms_ssim": [0.80, 0.82, 0.84],
+                       "encoder_trained": [True, True, True]})
+    codec = pd.DataFrame({"model": ["tiny"] * 4, "rate": [0, 0, 3, 3], "codec_steps": [100, 200, 100, 200],
+                          "bpp": [0.03, 0.03, 0.06, 0.07], "ms_ssim": [0.6, 0.7, 0.7, 0.75]})
+    table = curves.projections(ae, codec)
+    assert list(table["what"]) == ["autoencoder psnr", "autoencoder ms_ssim", "tiny rate 0 ms_ssim"]
+    assert math.isclose(table.set_index("what").loc["autoencoder psnr", "projected_steps"], 4000 * 2 ** 0.5)
+    assert math.isclose(table.set_index("what").loc["tiny rate 0 ms_ssim", "projected_steps"], 200 * 2)
