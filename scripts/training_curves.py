@@ -5,8 +5,10 @@ are committed with the checkpoints and grow run after run:
 
 - ``data/results/training_curve_autoencoder.csv``: held-out exact-latent quality of the
   autoencoder (``runs/ae/progress.json``, written every ``--validate-minutes`` of ``train ae``);
-- ``data/results/training_curve_codec.csv``: the validation numbers in the shipped model cards
-  against the codec's cumulative training steps (warm-up + stage 1 + the rate point's own stage).
+- ``data/results/training_curve_codec.csv``: the validation numbers in the model cards of each
+  export against the codec's cumulative training steps (warm-up + stage 1 + the rate point's own
+  stage); ``--not-shipped`` records an export that was measured and then not kept (``shipped``
+  column), so that the curve shows every run.
 
 It also projects, from the measured curves, how many steps each quality target of issue 14 would
 take with the same recipe (``data/results/training_projection.csv``): quality is fitted as
@@ -68,7 +70,7 @@ def autoencoder_rows(runs_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def codec_rows() -> pd.DataFrame:
+def codec_rows(shipped: bool = True) -> pd.DataFrame:
     rows = []
     for card_path in sorted(CHECKPOINTS.glob("*/rate*.json")):
         card = json.loads(card_path.read_text())
@@ -81,13 +83,15 @@ def codec_rows() -> pd.DataFrame:
         rows.append({"model": card["model"], "rate": card["rate"], "codec_steps": steps,
                      "codec_minutes": round(minutes, 1), "autoencoder_steps": ae_steps,
                      "bpp": card["validation"]["bpp"], "psnr": card["validation"]["psnr"],
-                     "ms_ssim": card["validation"]["ms_ssim"]})
+                     "ms_ssim": card["validation"]["ms_ssim"], "shipped": shipped})
     return pd.DataFrame(rows)
 
 
 def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     old = pd.read_csv(path) if path.exists() else pd.DataFrame()
     table = pd.concat([old, new], ignore_index=True)
+    if "shipped" in table:  # rows from before the column existed were all shipped
+        table["shipped"] = table["shipped"].fillna(True).astype(bool)
     if len(table):
         table = table.drop_duplicates(subset=key, keep="last").sort_values(key).reset_index(drop=True)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,12 +165,13 @@ def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
                 group = codec[(codec["autoencoder_steps"] == export) & (codec["model"] == model)].sort_values("bpp")
                 steps = int(group["codec_steps"].max()) if len(group) else 0
                 name = "DiT-IC" if model == "tiny" else "MSE baseline"
+                kept = "" if group.get("shipped", pd.Series([True])).all() else " (not shipped)"
                 ax.plot(group["bpp"], group["ms_ssim"], style, color=colour,
-                        label=f"{name}, export with {export} AE / {steps} codec steps")
+                        label=f"{name}, export with {export} AE / {steps} codec steps{kept}")
     ax.set_xscale("log")
     ax.set_xlabel("bits per pixel (real file bytes; log scale)")
     ax.set_ylabel("MS-SSIM on the validation photos")
-    ax.set_title("codec: rate-quality of each shipped export")
+    ax.set_title("codec: rate-quality of each export")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -178,9 +183,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=ROOT / "figures" / "training_curves.png")
+    parser.add_argument("--not-shipped", action="store_true",
+                        help="the cards in ditic_lite/checkpoints are an export that will not be kept")
     args = parser.parse_args()
     ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "encoder_trained"])
-    codec = append(CODEC_CSV, codec_rows(), ["model", "rate", "codec_steps", "autoencoder_steps"])
+    codec = append(CODEC_CSV, codec_rows(shipped=not args.not_shipped), ["model", "rate", "codec_steps", "autoencoder_steps"])
     plot(ae, codec, args.out)
     projection = projections(ae, codec)
     if len(projection):
