@@ -42,7 +42,10 @@ rate_chain() {  # rate_chain STAGE MINUTES: every rate point in turn
 if [ "${PARALLEL:-1}" = 1 ]; then
   OMP_NUM_THREADS=1 rate_chain stage2 "${S2_MIN:-10}" & s2=$!
   OMP_NUM_THREADS=1 rate_chain mse "${MSE_MIN:-10}" & mse=$!
-  wait $s2 && wait $mse
+  status=0  # wait for both chains, whichever fails; a failure stops the script before export
+  wait $s2 || status=$?
+  wait $mse || status=$?
+  [ "$status" = 0 ] || exit "$status"
 else
   rate_chain stage2 "${S2_MIN:-6}"
   rate_chain mse "${MSE_MIN:-4}"
