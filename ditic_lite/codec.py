@@ -2,6 +2,7 @@
 
     codec = ditic_lite.load("tiny", rate=2)
     data = codec.compress(image)                    # real entropy-coded bytes
+    data = codec.compress(image, quant_step=2.0)    # coarser y: fewer bytes (the step is in the file)
     image = codec.decompress(data)                  # one-step DiT decode, original size
     image, info = codec.decompress(data, steps=4, return_intermediates=True)
 
@@ -47,21 +48,27 @@ class Codec:
 
     # ------------------------------------------------------------------------------ encode
     @torch.no_grad()
-    def compress(self, img: ImageLike) -> bytes:
-        """Code an image (PIL, HxWx3 uint8 array, float tensor in [0,1] or path) into bytes."""
+    def compress(self, img: ImageLike, quant_step: float = 1.0) -> bytes:
+        """Code an image (PIL, HxWx3 uint8 array, float tensor in [0,1] or path) into bytes.
+
+        ``quant_step`` scales the quantisation step of y (1 = as trained; > 1 fewer bytes, < 1
+        more). It is snapped to the nearest of the header's steps ``2 ** (k / 8)``, 1/16 to 16,
+        and written in the file, so decoding needs no argument (``latent_codec.py``).
+        """
+        step_index = container.quant_step_index(quant_step)
         x = to_tensor(img)
         height, width = x.shape[-2:]
         check_size(height, width, multiple=self.pad_multiple)  # the padded size is what we allocate
         x = pad_to_multiple(x, self.pad_multiple).to(self.device)
         with self._coding_context():
             latent, latent2 = self.model.encode_latents(x)
-            out = self.model.codec.compress(latent, latent2)
+            out = self.model.codec.compress(latent, latent2, container.quant_step(step_index))
         streams = [out["strings"][0][0], out["strings"][1][0]]
         budget = container.max_stream_bytes(x.shape[-2] * x.shape[-1])
         if sum(map(len, streams)) > budget:  # never write a file that decoders refuse
             raise ValueError(f"the coded streams take {sum(map(len, streams))} bytes, above the format's "
                              f"budget of {budget} ({container.MAX_BITS_PER_PIXEL} bits per padded pixel)")
-        header = Header(self.name, self.checkpoint_id, self.rate, int(height), int(width))
+        header = Header(self.name, self.checkpoint_id, self.rate, int(height), int(width), step_index)
         return container.pack(header, streams)
 
     # ------------------------------------------------------------------------------ decode
@@ -98,7 +105,7 @@ class Codec:
         tic = time.perf_counter()
         with self._coding_context():
             try:
-                codec_out = self.model.codec.decompress([[y_string], [z_string]], shape)
+                codec_out = self.model.codec.decompress([[y_string], [z_string]], shape, header.quant_step)
             except (ValueError, RuntimeError, IndexError, OverflowError) as err:
                 raise DecodeError(f"entropy decoding failed: {err}") from None
         codec_out = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in codec_out.items()}
@@ -118,7 +125,8 @@ class Codec:
         With ``return_intermediates`` also return a dict with ``sigma`` (predicted std),
         ``t_map`` (pseudo-timestep map, 0..1000), ``y_tilde`` (decoded mean latent), ``y_hat``
         (latent after the flow and the residual), ``res``, ``tokens`` (latent condition),
-        ``trajectory`` (latents after each step) and ``timings`` (seconds per stage).
+        ``trajectory`` (latents after each step), ``timings`` (seconds per stage), ``bpp``,
+        ``header`` and ``quant_step`` (the file's quantisation step of y).
         ``pixelwise=False`` uses the mean pseudo-timestep everywhere (ablation).
         """
         if not isinstance(steps, int) or steps < 1 or steps > 1000:
@@ -135,12 +143,15 @@ class Codec:
             "y_hat": rec["y_hat"], "res": codec_out["res"], "tokens": rec["tokens"],
             "trajectory": trajectory, "timings": {"entropy": entropy_seconds, **rec["timings"]},
             "bpp": bits_per_pixel(len(data), header.height, header.width), "header": header,
+            "quant_step": header.quant_step,
         }
         return image, info
 
-    def roundtrip(self, img: ImageLike, steps: int = 1, **kwargs: Any) -> tuple[Image.Image, dict[str, Any]]:
+    def roundtrip(
+        self, img: ImageLike, steps: int = 1, quant_step: float = 1.0, **kwargs: Any,
+    ) -> tuple[Image.Image, dict[str, Any]]:
         """Compress then decompress; returns the image and the intermediates (with ``bytes``)."""
-        data = self.compress(img)
+        data = self.compress(img, quant_step=quant_step)
         image, info = self.decompress(data, steps=steps, return_intermediates=True, **kwargs)
         info["bytes"] = len(data)
         return image, info

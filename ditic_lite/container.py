@@ -16,6 +16,11 @@ Layout (all integers unsigned big-endian)::
     ...           the streams, concatenated
     end-4   4     CRC-32 of every byte before it
 
+Format version 2 inserts one byte after the rate id: the quantisation step index ``s``, a signed
+byte in -32..32, and the decoder quantises y with the step ``2 ** (s / 8)`` (eight steps per
+doubling, 1/16 to 16; see ``latent_codec.py``). A file with step 1 (``s = 0``) is written as
+version 1, byte for byte what earlier releases wrote, and version 1 files decode with step 1.
+
 The official release writes a bare file without magic, size or checksum
 (``ditic_lite.official.write_official_bin``); this container adds what a standalone decoder
 needs. Every malformed input raises :class:`DecodeError` naming the problem, and sizes are checked
@@ -24,6 +29,7 @@ against limits before anything is allocated. The module needs neither torch nor 
 """
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -32,6 +38,10 @@ from .sizes import MAX_PIXELS
 
 MAGIC = b"DTIC"
 VERSION = 1
+VERSION_WITH_QUANT_STEP = 2
+QUANT_STEPS_PER_DOUBLING = 8
+MAX_QUANT_STEP_INDEX = 32
+"""Quantisation step indexes run over -32..32: steps 1/16 to 16 in ratios of 2 ** (1/8)."""
 MAX_SIDE = 1 << 16  # declared image sides above this are refused
 MAX_STREAMS = 8
 MAX_BITS_PER_PIXEL = 8
@@ -40,10 +50,27 @@ under 1 bpp and raw RGB is 24, so larger streams are refused; this bounds the rA
 buffers and work per declared pixel."""
 MAX_FILE_BYTES = MAX_PIXELS * MAX_BITS_PER_PIXEL // 8 + 4096  # the budget of the largest image + header
 _FIXED = struct.Struct(">8sBII B")  # checkpoint id, rate, height, width, stream count
+_FIXED_V2 = struct.Struct(">8sBbII B")  # the same with the quantisation step index after the rate
 
 
 class DecodeError(ValueError):
     """A bitstream that cannot be decoded: bad magic, truncated, corrupted, wrong model, ..."""
+
+
+def quant_step(index: int) -> float:
+    """The quantisation step of a step index: ``2 ** (index / 8)``."""
+    return 2.0 ** (index / QUANT_STEPS_PER_DOUBLING)
+
+
+def quant_step_index(step: float) -> int:
+    """The index of the header's step nearest to ``step`` (in log scale); ``ValueError`` if out of range."""
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0:
+        raise ValueError(f"the quantisation step must be a positive number, got {step!r}")
+    index = round(math.log2(step) * QUANT_STEPS_PER_DOUBLING)
+    if abs(index) > MAX_QUANT_STEP_INDEX:
+        lo, hi = quant_step(-MAX_QUANT_STEP_INDEX), quant_step(MAX_QUANT_STEP_INDEX)
+        raise ValueError(f"the quantisation step must lie in [{lo}, {hi}], got {step!r}")
+    return index
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,12 @@ class Header:
     rate: int
     height: int
     width: int
+    quant_step_index: int = 0
+    """y was quantised with step ``quant_step(quant_step_index)`` (0: the trained step 1)."""
+
+    @property
+    def quant_step(self) -> float:
+        return quant_step(self.quant_step_index)
 
 
 def pack(header: Header, streams: list[bytes]) -> bytes:
@@ -62,9 +95,15 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         raise ValueError("model name must be < 256 bytes, checkpoint id 8 bytes, rate 0..255")
     if not 0 < len(streams) <= MAX_STREAMS:
         raise ValueError(f"expected 1..{MAX_STREAMS} streams, got {len(streams)}")
+    step = header.quant_step_index
+    if not -MAX_QUANT_STEP_INDEX <= step <= MAX_QUANT_STEP_INDEX:
+        raise ValueError(f"quantisation step index must be in -{MAX_QUANT_STEP_INDEX}..{MAX_QUANT_STEP_INDEX}, got {step}")
+    if step == 0:
+        fixed = _FIXED.pack(header.checkpoint_id, header.rate, header.height, header.width, len(streams))
+    else:
+        fixed = _FIXED_V2.pack(header.checkpoint_id, header.rate, step, header.height, header.width, len(streams))
     body = b"".join([
-        MAGIC, bytes([VERSION, len(name)]), name,
-        _FIXED.pack(header.checkpoint_id, header.rate, header.height, header.width, len(streams)),
+        MAGIC, bytes([VERSION if step == 0 else VERSION_WITH_QUANT_STEP, len(name)]), name, fixed,
         struct.pack(f">{len(streams)}I", *(len(s) for s in streams)),
         *streams,
     ])
@@ -88,17 +127,23 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         raise DecodeError("not a ditic-lite file (bad magic bytes)")
     if len(data) < 6:
         raise DecodeError("truncated file: header incomplete")
-    if data[4] != VERSION:
-        raise DecodeError(f"unsupported format version {data[4]} (this decoder reads version {VERSION})")
+    if data[4] not in (VERSION, VERSION_WITH_QUANT_STEP):
+        raise DecodeError(f"unsupported format version {data[4]} "
+                          f"(this decoder reads versions {VERSION} and {VERSION_WITH_QUANT_STEP})")
+    fixed_layout = _FIXED if data[4] == VERSION else _FIXED_V2
     n = data[5]
-    fixed_end = 6 + n + _FIXED.size
+    fixed_end = 6 + n + fixed_layout.size
     if len(data) < fixed_end + 4:
         raise DecodeError("truncated file: header incomplete")
     try:
         model = data[6:6 + n].decode("utf-8")
     except UnicodeDecodeError:
         raise DecodeError("corrupted header: model name is not UTF-8") from None
-    checkpoint_id, rate, height, width, count = _FIXED.unpack_from(data, 6 + n)
+    if fixed_layout is _FIXED:
+        checkpoint_id, rate, height, width, count = _FIXED.unpack_from(data, 6 + n)
+        step = 0
+    else:
+        checkpoint_id, rate, step, height, width, count = _FIXED_V2.unpack_from(data, 6 + n)
     if not 0 < count <= MAX_STREAMS:
         raise DecodeError(f"corrupted header: {count} streams declared (1..{MAX_STREAMS} allowed)")
     lengths_end = fixed_end + 4 * count
@@ -115,8 +160,11 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         raise DecodeError("checksum mismatch: the file is corrupted")
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
         raise DecodeError(f"declared image size {width}x{height} is outside the decoder's limits")
+    if fixed_layout is _FIXED_V2 and not (step != 0 and abs(step) <= MAX_QUANT_STEP_INDEX):
+        raise DecodeError(f"corrupted header: quantisation step index {step} "
+                          f"(version 2 holds -{MAX_QUANT_STEP_INDEX}..{MAX_QUANT_STEP_INDEX}, not 0)")
     streams, pos = [], lengths_end
     for length in lengths:
         streams.append(data[pos:pos + length])
         pos += length
-    return Header(model, checkpoint_id, rate, height, width), streams
+    return Header(model, checkpoint_id, rate, height, width, step), streams

@@ -15,6 +15,14 @@ auxiliary ELIC features (``latent2``, /16). Data flow (official widths; see
     y_hat = sum_k yh_k ;  latent_scales = sum_k sc_k mask_k
     mean = g_s(y_hat), log_scale = scale(latent_scales), res = aux(y_hat), prompt = prompt(y_hat)
 
+Quantisation step: ``quant_step`` (Delta, default 1; an argument of ``forward``, ``compress`` and
+``decompress``, written in the file header by :class:`~ditic_lite.codec.Codec`) divides ``y - mu`` before rounding and the
+Gaussian scale before the table lookup, ``yq = round((y - mu) / Delta) * Delta + mu``, and the
+latent residual prediction is scaled by Delta with it (it corrects at most half a bin). Delta < 1
+spends more bits for a finer y, Delta > 1 fewer: a rate lever without retraining (the idea of
+quantisation bin sizes as a rate control, Choi et al., ICCV 2019). Delta = 1 is today's coding,
+bit for bit.
+
 ``mean`` is the coarse latent the DiT refines in one step, ``log_scale`` is a log-VARIANCE map
 that sets the pixel-wise noise level of that step (``flow.py``), ``res`` is added after the step
 and ``prompt`` feeds the prompter. Entropy coding is compressai 1.2.8 (``EntropyBottleneck``,
@@ -90,6 +98,18 @@ def squeeze(t: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def unsqueeze(s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """[B, C/4, h, w] -> [B, C, h, w]: back to the active group's channels, zero elsewhere."""
     return s.repeat(1, 4, 1, 1) * mask
+
+
+QUANT_STEP_RANGE = (1 / 16, 16.0)
+"""The quantisation steps a latent codec accepts (the file header can hold exactly these)."""
+
+
+def check_quant_step(step: float) -> float:
+    """``step`` as a float if it is a usable quantisation step, else ``ValueError``."""
+    lo, hi = QUANT_STEP_RANGE
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not lo <= step <= hi:
+        raise ValueError(f"quant_step must be a number in [{lo}, {hi}], got {step!r}")
+    return float(step)
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:
@@ -200,11 +220,14 @@ class LatentCodec(nn.Module):
     def _z_medians(self) -> torch.Tensor:
         return self.entropy_bottleneck.quantiles[:, 0, 1].detach().reshape(1, -1, 1, 1)
 
-    def _context_model(self, base: torch.Tensor, code: StepCoder) -> tuple[torch.Tensor, torch.Tensor]:
+    def _context_model(
+        self, base: torch.Tensor, code: StepCoder, quant_step: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The four steps of SPEC 4.3; ``code`` turns squeezed (means, scales) into squeezed ``yq``.
 
         Identical for forward, compress and decompress: only ``code`` differs (round the known
-        y, write its symbols, or read them). Returns ``(y_hat, latent_scales)``.
+        y, write its symbols, or read them). The residual prediction is scaled by ``quant_step``.
+        Returns ``(y_hat, latent_scales)``.
         """
         c = self.config.y_channels
         masks = context_masks(c, base.shape[-2], base.shape[-1], base.device, base.dtype)
@@ -215,7 +238,7 @@ class LatentCodec(nn.Module):
             params = self.adapter_out[k](self.g_c(self.adapter_in[k](base)))
             mu, sc = params[:, :c], params[:, c:]
             yq = unsqueeze(code(mask, squeeze(mu, mask), squeeze(sc, mask)), mask)
-            yh = yq + 0.5 * torch.tanh(self.LRP[k](torch.cat([yq, base], dim=1)) * mask)
+            yh = yq + 0.5 * quant_step * torch.tanh(self.LRP[k](torch.cat([yq, base], dim=1)) * mask)
             base = base * (1 - mask) + yh
             y_hat = y_hat + yh
             latent_scales = latent_scales + sc * mask
@@ -243,7 +266,7 @@ class LatentCodec(nn.Module):
             raise ValueError(f"latent2 must have shape {expected}, got {tuple(latent2.shape)}")
 
     # ------------------------------------------------------------------ forward
-    def forward(self, latent: torch.Tensor, latent2: torch.Tensor) -> dict:
+    def forward(self, latent: torch.Tensor, latent2: torch.Tensor, quant_step: float = 1.0) -> dict:
         """Codec pass without bitstream: outputs, ``y`` and likelihoods (SPEC 4.3-4.5, 11).
 
         Eval mode rounds exactly as compress/decompress do, and its outputs are bit-identical to
@@ -251,6 +274,7 @@ class LatentCodec(nn.Module):
         for the likelihoods and straight-through rounding for the values.
         """
         self._check_inputs(latent, latent2)
+        step = check_quant_step(quant_step)
         training = self.training
         y = self.g_a(latent, latent2)
         z = self.h_a(y)
@@ -265,27 +289,33 @@ class LatentCodec(nn.Module):
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
             nonlocal y_likelihoods
             y_sq = squeeze(y, mask)
-            yq, likelihood = self.gaussian_conditional(y_sq, sc, means=mu, training=training)
+            if step == 1.0:  # the trained coding, float for float
+                yq, likelihood = self.gaussian_conditional(y_sq, sc, means=mu, training=training)
+            else:  # likelihood of a bin of width Delta = that of a unit bin in units of Delta
+                yq, likelihood = self.gaussian_conditional((y_sq - mu) / step, sc / step, training=training)
+                yq = yq * step + mu
             if training:
-                yq = ste_round(y_sq - mu) + mu
+                yq = ste_round((y_sq - mu) / step) * step + mu
             y_likelihoods = y_likelihoods + unsqueeze(likelihood, mask)
             return yq
 
         with contextlib.nullcontext() if training else deterministic_threads():
-            y_hat, latent_scales = self._context_model(self.h_s(z_hat), code)
+            y_hat, latent_scales = self._context_model(self.h_s(z_hat), code, step)
             out = self._heads(y_hat, latent_scales)
         out.update(y=y, likelihoods={"y": y_likelihoods, "z": z_likelihoods})
         return out
 
     # ------------------------------------------------------------------ bitstream
     @torch.no_grad()
-    def compress(self, latent: torch.Tensor, latent2: torch.Tensor) -> dict:
+    def compress(self, latent: torch.Tensor, latent2: torch.Tensor, quant_step: float = 1.0) -> dict:
         """Code one latent pair: ``{"strings": [[y_bytes], [z_bytes]], "shape": (zh, zw)}`` (SPEC 4.7).
 
         The y symbols of the four steps are written, in order, into ONE rANS stream; within a
-        step in C order of the squeezed tensor (channel, row, column).
+        step in C order of the squeezed tensor (channel, row, column). The decoder must be
+        given the same ``quant_step``.
         """
         self._check_inputs(latent, latent2)
+        step = check_quant_step(quant_step)
         if latent.shape[0] != 1:
             raise ValueError(f"compress codes one image at a time, got a batch of {latent.shape[0]}")
         y = self.g_a(latent, latent2)
@@ -298,25 +328,28 @@ class LatentCodec(nn.Module):
         indexes: list[int] = []
 
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
-            q = gc.quantize(squeeze(y, mask), "symbols", mu)
+            q = gc.quantize((squeeze(y, mask) - mu) / step, "symbols")
             symbols.extend(q.reshape(-1).tolist())
-            indexes.extend(gc.build_indexes(sc).reshape(-1).tolist())
-            return gc.dequantize(q, mu)
+            indexes.extend(gc.build_indexes(sc / step).reshape(-1).tolist())
+            return self._dequantize(q, mu, step)
 
         with deterministic_threads():
-            self._context_model(self.h_s(z_hat), code)
+            self._context_model(self.h_s(z_hat), code, step)
         encoder = BufferedRansEncoder()
         encoder.encode_with_indexes(symbols, indexes, *self._gaussian_tables())
         return {"strings": [[encoder.flush()], z_strings], "shape": shape}
 
     @torch.no_grad()
-    def decompress(self, strings: list, shape: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def decompress(
+        self, strings: list, shape: tuple[int, int], quant_step: float = 1.0,
+    ) -> dict[str, torch.Tensor]:
         """Decode ``compress`` output: dict of ``mean, log_scale, res, prompt, y_hat`` (SPEC 4.8).
 
         Malformed input raises ``ValueError``; corrupted strings decode to garbage values rather
         than crashing (the rANS decoder reads a zero-padded copy, see :func:`_guarded`).
         """
         y_string, z_string, (zh, zw) = self._check_strings(strings, shape)
+        step = check_quant_step(quant_step)
         gc, device = self.gaussian_conditional, self.entropy_bottleneck.quantiles.device
         z_string = _guarded(z_string, self.config.z_channels * zh * zw)
         z_hat = self.entropy_bottleneck.decompress([z_string], (zh, zw)).to(device)
@@ -325,14 +358,20 @@ class LatentCodec(nn.Module):
         cdf, cdf_lengths, offsets = self._gaussian_tables()
 
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
-            indexes = gc.build_indexes(sc).reshape(-1).tolist()
+            indexes = gc.build_indexes(sc / step).reshape(-1).tolist()
             values = decoder.decode_stream(indexes, cdf, cdf_lengths, offsets)
             q = torch.tensor(values, dtype=torch.int32, device=mu.device).reshape(mu.shape)
-            return gc.dequantize(q, mu)
+            return self._dequantize(q, mu, step)
 
         with deterministic_threads():
-            y_hat, latent_scales = self._context_model(self.h_s(z_hat), code)
+            y_hat, latent_scales = self._context_model(self.h_s(z_hat), code, step)
             return self._heads(y_hat, latent_scales)
+
+    def _dequantize(self, symbols: torch.Tensor, mu: torch.Tensor, step: float) -> torch.Tensor:
+        """Integer symbols -> y values: ``symbols * Delta + mu`` (compressai's at Delta = 1)."""
+        if step == 1.0:
+            return self.gaussian_conditional.dequantize(symbols, mu)
+        return symbols.to(mu.dtype) * step + mu
 
     def _gaussian_tables(self) -> tuple[list, list, list]:
         """The rANS tables of the Gaussian model as lists: CDF rows, CDF lengths, offsets."""

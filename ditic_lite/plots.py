@@ -154,6 +154,34 @@ def steps_chart(table: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim"
     return fig
 
 
+# ------------------------------------------------------------------------------------ 04 slider
+def quant_step_chart(table: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim"), title: str = "") -> plt.Figure:
+    """Bits per pixel vs quality for each model and rate point as its quantisation step varies
+    (a line through the steps; the trained step 1 is the large dot), from a sweep table with
+    columns ``model, rate, quant_step, bpp`` and the metrics (averaged over images here).
+
+    Used by notebook ``04_bitrate_slider``.
+    """
+    means = table.groupby(["model", "rate", "quant_step"], as_index=False)[["bpp", *metrics]].mean()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for i, ((name, rate), g) in enumerate(means.groupby(["model", "rate"], sort=True)):
+            g = g.sort_values("quant_step", ascending=False)  # coarse (few bits) to fine
+            color = f"C{i % 10}"
+            ax.plot(g["bpp"], g[metric], marker=".", color=color, label=f"{name} rate {rate}",
+                    linestyle="-" if name == means["model"].iloc[0] else "--")
+            trained = g[g["quant_step"] == 1.0]
+            ax.plot(trained["bpp"], trained[metric], marker="o", markersize=7, linestyle="none", color=color)
+        _log_bpp_axis(ax)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.grid(alpha=0.3, which="both")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title or "quantisation step of y, coarse (left) to fine (right); large dot = step 1 (as trained)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------------------------ 05 curves
 def _log_bpp_axis(ax: plt.Axes) -> None:
     """Bits per pixel on a log axis with plain tick labels (0.02, 0.05, 0.1, ...)."""

@@ -19,8 +19,8 @@ import pandas as pd
 from PIL import Image
 
 # charts the notebooks call as dl.viz.<name>; they are drawn in plots.py
-from .plots import (histograms, main_table_chart, power_spectra, rd_with_reference,  # noqa: F401
-                    scatter, steps_chart, timing_bars)
+from .plots import (histograms, main_table_chart, power_spectra, quant_step_chart,  # noqa: F401
+                    rd_with_reference, scatter, steps_chart, timing_bars)
 
 
 def side_by_side(

@@ -10,6 +10,8 @@ variants and the MSE baseline) and one figure per rate point ``figures/rate{i}_c
 JPEG and WebP are matched to the tiny codec's bpp on each image (Pillow quality search); their
 ``-ds`` variants (downscale, code, upscale; best PSNR over scale x quality) reach below the
 quality-0 file size, so they also cover the tiny codec's range.
+It also writes ``data/results/quant_step_sweep.csv`` and ``figures/quant_step_sweep.png``: every
+rate point of both learned codecs with quantisation steps 1/16 to 2.83 (do more bits buy quality?).
 """
 from __future__ import annotations
 
@@ -105,16 +107,38 @@ def write_bd_rates(table: pd.DataFrame, out: Path) -> pd.DataFrame:
     return bd
 
 
+SWEEP_STEPS = (1 / 16, *dl.teaching.QUANT_STEPS)
+"""1/16: y nearly exact (the most the codec's decoder can make of y), then the notebook's steps."""
+
+
+def write_quant_step_sweep(data: Path, out: Path) -> pd.DataFrame:
+    """Each rate point of tiny DiT-IC and the MSE baseline with each quantisation step on the
+    validation photos -> ``out/quant_step_sweep.csv`` and ``figures/quant_step_sweep.png``."""
+    photos = load_validation_set(data)
+    sweep = dl.teaching.quant_step_sweep(dl.teaching.CodecCache(), photos, names=["tiny", "mse"],
+                                         quant_steps=SWEEP_STEPS, progress=True)
+    sweep["image"] = [VALIDATION[i] for i in sweep["image"]]
+    sweep.to_csv(out / "quant_step_sweep.csv", index=False)
+    title = f"quantisation step of y, {len(photos)} validation photos; large dot = step 1 (as trained)"
+    dl.viz.save(dl.viz.quant_step_chart(sweep, title=title), "quant_step_sweep.png")
+    print(dl.teaching.quant_step_verdict(sweep))
+    return sweep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
     parser.add_argument("--out", default=str(ROOT / "data" / "results"))
     parser.add_argument("--bd-only", action="store_true", help="recompute bd_rates.csv from validation.csv")
+    parser.add_argument("--sweep-only", action="store_true", help="only the quantisation-step sweep")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.bd_only:
         write_bd_rates(pd.read_csv(out / "validation.csv"), out)
+        return
+    if args.sweep_only:
+        write_quant_step_sweep(Path(args.data), out)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,6 +160,7 @@ def main() -> None:
         print(ceiling.groupby("rate")[["psnr", "ms_ssim"]].mean().round(4).to_string())
 
         write_bd_rates(table, out)
+        write_quant_step_sweep(Path(args.data), out)
 
         # one comparison figure per rate point, on the first validation photo
         photo = to_pil(load_validation_set(Path(args.data))[1])  # the kite

@@ -33,7 +33,14 @@ def test_round_trip_768x512(tmp_path, sample_paths, capsys):
 
     assert main(["info", str(bits)]) == 0
     info = capsys.readouterr().out
-    assert "768x512" in info and "tiny" in info
+    assert "768x512" in info and "tiny" in info and "quant step:  1 (as trained)" in info
+
+    coarse = tmp_path / "coarse.ditic"
+    assert main(["compress", str(src), str(coarse), "--quant-step", "2"]) == 0
+    assert "quant step 2," in capsys.readouterr().out
+    assert coarse.stat().st_size < bits.stat().st_size
+    assert main(["info", str(coarse)]) == 0 and "quant step:  2\n" in capsys.readouterr().out
+    assert main(["decompress", str(coarse), str(tmp_path / "coarse.png")]) == 0
 
 
 def test_errors_are_one_line_exit_2(tmp_path):
@@ -47,6 +54,7 @@ def test_errors_are_one_line_exit_2(tmp_path):
         ["compress", str(not_image), str(tmp_path / "o.ditic")],
         ["compress", str(not_image).replace("x.png", "nope.png"), str(tmp_path / "o.ditic")],
         ["compress", str(not_image), str(tmp_path / "o.ditic"), "--rate", "99"],
+        ["compress", str(tmp_path / "x.png"), str(tmp_path / "o.ditic"), "--quant-step", "100"],
         ["info", str(junk)],
     ]
     for args in cases:

@@ -100,3 +100,13 @@ def test_gradients_reach_only_trainable_parts(tiny_model):
         model.zero_grad(set_to_none=True)
         model.requires_grad_(False)
         model.eval()
+
+
+def test_quant_step_is_written_in_the_file(random_codec, photo):
+    crop = photo.crop((0, 0, 256, 256))
+    coarse, trained, fine = (random_codec.compress(crop, quant_step=s) for s in (4.0, 1.0, 0.6))
+    assert trained == random_codec.compress(crop)  # the default writes the version 1 file
+    assert len(coarse) < len(trained) < len(fine)
+    image, info = random_codec.decompress(fine, return_intermediates=True)
+    assert info["quant_step"] == 2 ** (-6 / 8) and image.size == (256, 256)  # snapped to the grid
+    assert image == random_codec.roundtrip(crop, quant_step=0.6)[0]

@@ -64,3 +64,32 @@ def test_pack_rejects_bad_headers():
         pack(Header("x" * 300, b"12345678", 0, 1, 1), STREAMS)
     with pytest.raises(ValueError):
         pack(Header("tiny", b"short", 0, 1, 1), STREAMS)
+
+
+def test_quant_step_in_version_2_only_when_not_one():
+    stepped = Header("tiny", b"12345678", 3, 512, 768, quant_step_index=-8)
+    data = pack(stepped, STREAMS)
+    header, streams = unpack(data)
+    assert header == stepped and header.quant_step == 0.5 and streams == STREAMS
+    assert data[4] == 2 and len(data) == len(pack(HEADER, STREAMS)) + 1
+    assert pack(HEADER, STREAMS)[4] == 1 and HEADER.quant_step == 1.0  # step 1: version 1 bytes
+
+
+def test_quant_step_grid():
+    from ditic_lite.container import MAX_QUANT_STEP_INDEX, quant_step, quant_step_index
+    from ditic_lite.latent_codec import QUANT_STEP_RANGE
+
+    assert (quant_step(-MAX_QUANT_STEP_INDEX), quant_step(MAX_QUANT_STEP_INDEX)) == QUANT_STEP_RANGE
+    assert quant_step_index(1.0) == 0 and quant_step_index(2.0) == 8 and quant_step_index(0.6) == -6
+    for bad in (0, -1, 20.0, 0.01, "2"):
+        with pytest.raises(ValueError, match="quantisation step"):
+            quant_step_index(bad)
+
+
+@pytest.mark.parametrize("index", [0, 33, -128])
+def test_version_2_step_index_checked(index):
+    body = pack(Header("tiny", b"12345678", 3, 512, 768, quant_step_index=5), STREAMS)[:-4]
+    at = 6 + 4 + 8 + 1  # magic, version, name length, name, checkpoint id, rate
+    body = body[:at] + struct.pack(">b", index) + body[at + 1:]
+    with pytest.raises(DecodeError, match="quantisation step index"):
+        unpack(_repack(body))

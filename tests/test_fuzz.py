@@ -78,18 +78,24 @@ class Case:
 
 
 def layout(seed: bytes) -> dict[str, tuple[int, int]]:
-    """Byte ranges ``[start, end)`` of each field of a valid file (see ``ditic_lite/container.py``)."""
+    """Byte ranges ``[start, end)`` of each field of a valid file (see ``ditic_lite/container.py``);
+    a version 2 file has the quantisation step index after the rate."""
     base = 6 + seed[5]
-    count = seed[base + 17]
-    table_end = base + 18 + 4 * count
-    y_len = struct.unpack_from(">I", seed, base + 18)[0]
-    return {
+    step = int(seed[4] == container.VERSION_WITH_QUANT_STEP)  # 1 byte more from the height on
+    size = base + 9 + step
+    count = seed[size + 8]
+    table_end = size + 9 + 4 * count
+    y_len = struct.unpack_from(">I", seed, size + 9)[0]
+    fields = {
         "magic": (0, 4), "version": (4, 5), "name_length": (5, 6), "name": (6, base),
-        "checkpoint": (base, base + 8), "rate": (base + 8, base + 9), "height": (base + 9, base + 13),
-        "width": (base + 13, base + 17), "count": (base + 17, base + 18), "lengths": (base + 18, table_end),
+        "checkpoint": (base, base + 8), "rate": (base + 8, base + 9), "height": (size, size + 4),
+        "width": (size + 4, size + 8), "count": (size + 8, size + 9), "lengths": (size + 9, table_end),
         "y": (table_end, table_end + y_len), "z": (table_end + y_len, len(seed) - 4),
         "crc": (len(seed) - 4, len(seed)),
     }
+    if step:
+        fields["quant_step"] = (base + 9, base + 10)
+    return fields
 
 
 def with_crc(body: bytes) -> bytes:
@@ -149,8 +155,8 @@ _SIDES = [0, 1, 2, 17, 255, 256, 257, 300, 511, 512, 65536 + 1, 1 << 31, (1 << 3
 @st.composite
 def _field_edit(draw: st.DrawFn, seed: bytes, fix_crc: bool) -> Case:
     """Overwrite one header field (sizes, lengths, count, version, name, ...), keeping the file length."""
-    name = draw(st.sampled_from(["version", "name_length", "name", "checkpoint", "rate", "height",
-                                 "width", "count", "lengths"]))
+    fields = ["version", "name_length", "name", "checkpoint", "rate", "height", "width", "count", "lengths"]
+    name = draw(st.sampled_from(fields + (["quant_step"] if "quant_step" in layout(seed) else [])))
     start, end = layout(seed)[name]
     if name in ("height", "width"):
         value = struct.pack(">I", draw(st.sampled_from(_SIDES)))
@@ -254,11 +260,13 @@ def check_outcome(codec, case: Case, seed: bytes, reference: Image.Image) -> str
 
 
 def make_seeds(codec) -> dict[str, tuple[bytes, Image.Image]]:
-    """Two valid files (one and two 256x256 tiles) with their reference decodes."""
+    """Three valid files (one and two 256x256 tiles, and one tile with quantisation step 2, a
+    version 2 header) with their reference decodes."""
     photo = Image.open(Path(__file__).resolve().parents[1] / "data" / "samples" / "kite.png").convert("RGB")
     seeds = {}
-    for name, box in (("40x24", (300, 200, 340, 224)), ("300x200", (200, 150, 500, 350))):
-        data = codec.compress(photo.crop(box))
+    for name, box, step in (("40x24", (300, 200, 340, 224), 1.0), ("300x200", (200, 150, 500, 350), 1.0),
+                            ("40x24 step 2", (300, 200, 340, 224), 2.0)):
+        data = codec.compress(photo.crop(box), quant_step=step)
         seeds[name] = (data, codec.decompress(data))
     return seeds
 
@@ -377,3 +385,14 @@ def test_cli_reads_at_most_the_limit(tmp_path, capsys):
     for source in sources:
         assert main(["decompress", str(source), str(tmp_path / "out.png")]) == 2
         assert "larger than the limit" in capsys.readouterr().err
+
+
+def test_layout_matches_each_seed_header(seeds):
+    """The fuzzer's field map reads back the header of every seed, version 1 and 2."""
+    for seed, _ in seeds.values():
+        header, streams = container.unpack(seed)
+        at = layout(seed)
+        assert struct.unpack(">II", seed[at["height"][0]:at["width"][1]]) == (header.height, header.width)
+        assert seed[slice(*at["y"])] == streams[0] and seed[slice(*at["z"])] == streams[1]
+        assert ("quant_step" in at) == (header.quant_step_index != 0)
+    assert container.unpack(seeds["40x24 step 2"][0])[0].quant_step == 2.0

@@ -246,3 +246,45 @@ def test_train_mode_noise_and_straight_through():
     (rate + out["mean"].square().mean()).backward()
     assert codec.g_a.pre1[0].weight.grad.abs().sum() > 0  # gradient through the rounding
     assert codec.aux_loss().ndim == 0
+
+
+def test_quant_step_one_is_the_trained_coding(codec, bitstream):
+    g, out = bitstream
+    again = codec.compress(g["latent"], g["latent2"], quant_step=1.0)
+    assert again["strings"] == out["strings"]  # the golden bytes, as in test_compress_bytes_golden
+
+
+@pytest.mark.parametrize("step", [0.5, 2.0])
+def test_quant_step_round_trip_equals_forward(step):
+    codec = random_small_codec()
+    latent, latent2 = small_inputs()
+    out = codec.compress(latent, latent2, quant_step=step)
+    dec = codec.decompress(out["strings"], out["shape"], quant_step=step)
+    with torch.no_grad():
+        fwd = codec(latent, latent2, quant_step=step)
+    for key in ("mean", "log_scale", "res", "prompt", "y_hat"):
+        assert torch.equal(dec[key], fwd[key]), key
+    # y_hat lies within half a step (plus the residual prediction's half step) of y
+    assert (fwd["y_hat"] - fwd["y"]).abs().max() <= step + 1e-4
+
+
+def test_smaller_quant_step_costs_more_bits_and_lands_closer():
+    codec = random_small_codec()
+    latent, latent2 = small_inputs(size=16)
+    sizes, errors = [], []
+    for step in (4.0, 1.0, 0.25):
+        out = codec.compress(latent, latent2, quant_step=step)
+        sizes.append(len(out["strings"][0][0]))
+        with torch.no_grad():
+            fwd = codec(latent, latent2, quant_step=step)
+        errors.append(float((fwd["y_hat"] - fwd["y"]).abs().mean()))
+    assert sizes[0] < sizes[1] < sizes[2], sizes
+    assert errors[0] > errors[1] > errors[2], errors
+
+
+@pytest.mark.parametrize("step", [0, -1.0, 1e-3, 100.0, float("nan"), "1", True])
+def test_bad_quant_step_rejected(step):
+    codec = random_small_codec()
+    latent, latent2 = small_inputs()
+    with pytest.raises(ValueError, match="quant_step"):
+        codec.compress(latent, latent2, quant_step=step)

@@ -29,7 +29,7 @@ GALLERY = {  # the figure of each notebook that the README gallery shows (and ot
     "01": ["01_quickstart.png", "01_pipeline.png"],
     "02": ["02_variance.png", "02_histograms.png", "02_scatter.png"],
     "03": ["03_steps.png", "03_steps_chart.png"],
-    "04": ["04_bitrate.png"],
+    "04": ["04_bitrate.png", "04_quant_step.png"],
     "05": ["05_rd_curves.png"],
     "06": ["06_alignment.png"],
     "07": ["07_official.png"],

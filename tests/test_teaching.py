@@ -78,11 +78,15 @@ def test_slider_update_refuses_unknown_rate(cache, photo):
 def test_slider_widget_updates_without_a_browser(cache, photo):
     ui = teaching.bitrate_slider(photo, cache, steps_options=(1, 2))
     assert ui.last["rate"] == 0 and ui.last["steps"] == 1
-    rate_w, steps_w = ui.children[0].children
+    rate_w, quant_w, steps_w = ui.children[0].children
+    assert ui.last["quant_step"] == 1.0
     steps_w.value = 2  # an observed change calls slider_update
     assert ui.last["steps"] == 2
     rate_w.value = 1
     assert ui.last["rate"] == 1
+    bytes_at_one = ui.last["bytes"]
+    quant_w.value = 2.0
+    assert ui.last["quant_step"] == 2.0 and ui.last["bytes"] < bytes_at_one
     assert "bpp" in ui.children[1].value
     recon = ui.children[2].children[1]
     assert Image.open(__import__("io").BytesIO(recon.value)).size == photo.size
@@ -92,6 +96,25 @@ def test_slider_table_covers_every_position(cache, photo):
     images, table = teaching.slider_table(cache, photo, names=["tiny"], steps=[1, 2])
     assert len(table) == len(images) == 4  # 2 rates x 2 step counts
     assert set(zip(table["rate"], table["steps"])) == {(0, 1), (0, 2), (1, 1), (1, 2)}
+
+
+def test_quant_step_sweep_and_its_verdict(cache, photo):
+    table = teaching.quant_step_sweep(cache, [photo], quant_steps=(0.5, 1.0, 4.0))
+    assert len(table) == 2 * 3 and set(table["quant_step"]) == {0.5, 1.0, 4.0}
+    by_step = table[table.rate == 0].set_index("quant_step")
+    assert by_step.loc[4.0, "bytes"] < by_step.loc[1.0, "bytes"] < by_step.loc[0.5, "bytes"]
+    one = teaching.slider_update(cache, photo, rate=0, quant_step=1.0)[1]
+    assert by_step.loc[1.0, "bytes"] == one["bytes"] and by_step.loc[1.0, "psnr"] == pytest.approx(one["psnr"])
+    verdict = teaching.quant_step_verdict(table)
+    top = table[table.rate == 1].set_index("quant_step")
+    gain = top.loc[0.5, "psnr"] - top.loc[1.0, "psnr"]
+    assert f"{gain:+.2f} dB PSNR" in verdict  # the sentence carries the measured numbers
+    assert ("buys quality" in verdict) == (gain >= 0.1)
+    # the verdict follows the numbers, whichever way they go
+    flat = table.assign(psnr=table["psnr"].where(table.quant_step != 0.5, table["psnr"] + 1.0))
+    assert "finer quantisation buys quality" in teaching.quant_step_verdict(flat)
+    fig = viz.quant_step_chart(table)
+    assert len(fig.axes) == 2
 
 
 def test_slider_on_the_shipped_model(sample_paths):

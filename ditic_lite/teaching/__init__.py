@@ -31,7 +31,9 @@ from .quickstart import describe_codec, pipeline_shapes, zoom_box
 from .rate_curves import (
     PERCEPTUAL_WEIGHTS, bd_rate_table, default_metrics, perceptual_metrics, rd_summary, rd_table,
 )
-from .slider import CodecCache, bitrate_slider, slider_table, slider_update
+from .slider import (
+    QUANT_STEPS, CodecCache, bitrate_slider, quant_step_sweep, quant_step_verdict, slider_table, slider_update,
+)
 from .steps import base_dit_decode, base_dit_sweep, caption_for, compare_steps, one_step_summary, step_sweep
 from .variance import (
     correlations, latent_map, sigma_texture_table, texture_correlations, texture_map, timestep_ablation,
@@ -46,7 +48,8 @@ __all__ = [
     # 03
     "base_dit_decode", "base_dit_sweep", "caption_for", "compare_steps", "one_step_summary", "step_sweep",
     # 04
-    "CodecCache", "bitrate_slider", "slider_table", "slider_update",
+    "QUANT_STEPS", "CodecCache", "bitrate_slider", "quant_step_sweep", "quant_step_verdict", "slider_table",
+    "slider_update",
     # 05
     "PERCEPTUAL_WEIGHTS", "bd_rate_table", "default_metrics", "perceptual_metrics", "rd_summary", "rd_table",
     # 06

@@ -1,6 +1,8 @@
-"""Notebook ``04_bitrate_slider``: one slider over the shipped rate points, decoding real bytes.
+"""Notebook ``04_bitrate_slider``: sliders over the shipped rate points and the quantisation step
+of y, decoding real bytes.
 
-:class:`CodecCache`, :func:`slider_update`, :func:`slider_table`, :func:`bitrate_slider`.
+:class:`CodecCache`, :func:`slider_update`, :func:`slider_table`, :func:`quant_step_sweep`,
+:func:`quant_step_verdict`, :func:`bitrate_slider`.
 """
 from __future__ import annotations
 
@@ -13,19 +15,20 @@ import pandas as pd
 from PIL import Image
 
 from .. import metrics as M
+from .. import container
 from ..images import ImageLike
 from .common import as_pil
 
 
 @dataclass
 class CodecCache:
-    """Loaded codecs by ``(name, rate)`` and their bitstreams by ``(name, rate, image key)``,
+    """Loaded codecs by ``(name, rate)`` and their bitstreams by ``(name, rate, image, quant step)``,
     so moving a slider decodes but never reloads or re-encodes. Explained in notebook ``04_bitrate_slider``."""
 
     device: str = "cpu"
     loader: Any = None  # ``(name, rate) -> codec``; default ``ditic_lite.load``
     codecs: dict[tuple[str, int], Any] = field(default_factory=dict)
-    streams: dict[tuple[str, int, str], bytes] = field(default_factory=dict)
+    streams: dict[tuple[str, int, str, int], bytes] = field(default_factory=dict)
 
     def codec(self, name: str, rate: int):
         key = (name, int(rate))
@@ -43,17 +46,19 @@ class CodecCache:
             return available_rates(name)
         return list(self.codec(name, 0).rates)
 
-    def compress(self, name: str, rate: int, image: Image.Image) -> bytes:
-        key = (name, int(rate), hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest())
+    def compress(self, name: str, rate: int, image: Image.Image, quant_step: float = 1.0) -> bytes:
+        image_key = hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
+        key = (name, int(rate), image_key, container.quant_step_index(quant_step))
         if key not in self.streams:
-            self.streams[key] = self.codec(name, rate).compress(image)
+            self.streams[key] = self.codec(name, rate).compress(image, quant_step=quant_step)
         return self.streams[key]
 
 
 def slider_update(cache: CodecCache, image: ImageLike, rate: int, steps: int = 1,
-                  name: str = "tiny") -> tuple[Image.Image, dict[str, Any]]:
+                  name: str = "tiny", quant_step: float = 1.0) -> tuple[Image.Image, dict[str, Any]]:
     """What one move of the bitrate slider shows: the reconstruction at ``rate`` with ``steps``
-    decoding steps, and ``{"model", "rate", "steps", "bytes", "bpp", "psnr", "ms_ssim", "decode_s"}``.
+    decoding steps and y quantised with ``quant_step`` (snapped to the file header's grid), and
+    ``{"model", "rate", "quant_step", "steps", "bytes", "bpp", "psnr", "ms_ssim", "decode_s"}``.
 
     ``bpp`` is the real file size. Models without a diffusion step (``mse``) ignore ``steps``.
     Raises ``ValueError`` for a rate the model does not ship. Explained in notebook ``04_bitrate_slider``.
@@ -62,13 +67,69 @@ def slider_update(cache: CodecCache, image: ImageLike, rate: int, steps: int = 1
     codec = cache.codec(name, rate)
     if int(rate) not in codec.rates:
         raise ValueError(f"rate {rate} not available for {name!r}; choose from {codec.rates}")
-    data = cache.compress(name, rate, pil)
+    data = cache.compress(name, rate, pil, quant_step)
     tic = time.perf_counter()
     rec = codec.decompress(data, steps=int(steps))
     decode_s = time.perf_counter() - tic
     q = M.scores(pil, rec, ("psnr", "ms_ssim"))
-    return rec, {"model": name, "rate": int(rate), "steps": int(steps), "bytes": len(data),
+    return rec, {"model": name, "rate": int(rate), "quant_step": snapped_quant_step(quant_step),
+                 "steps": int(steps), "bytes": len(data),
                  "bpp": M.bits_per_pixel(len(data), pil.height, pil.width), **q, "decode_s": decode_s}
+
+
+QUANT_STEPS = (0.25, 0.5, 2 ** -0.5, 1.0, 2 ** 0.5, 2.0, 2 ** 1.5)
+"""The quantisation steps the notebook's slider and sweep offer (all on the file header's grid)."""
+
+
+def snapped_quant_step(step: float) -> float:
+    """The step a file actually records for ``step``: the nearest of ``2 ** (k / 8)``."""
+    return container.quant_step(container.quant_step_index(step))
+
+
+def quant_step_sweep(cache: CodecCache, images: Sequence[ImageLike], names: Sequence[str] = ("tiny",),
+                     quant_steps: Sequence[float] = QUANT_STEPS, rates: Sequence[int] | None = None,
+                     progress: bool = False) -> pd.DataFrame:
+    """Code every image with every quantisation step at each rate point (all shipped by default):
+    one row per model, rate, step and image with the real file size and PSNR / MS-SSIM of the
+    one-step decode (:func:`slider_update`). Explained in notebook ``04_bitrate_slider``.
+    """
+    from tqdm.auto import tqdm
+
+    pils = [as_pil(im) for im in images]
+    jobs = [(name, rate, step, i) for name in names for rate in (rates if rates is not None else cache.rates(name))
+            for step in quant_steps for i in range(len(pils))]
+    rows = []
+    for name, rate, step, i in tqdm(jobs, desc="quant-step sweep", disable=not progress):
+        _, m = slider_update(cache, pils[i], rate, 1, name, quant_step=step)
+        rows.append({"image": i, **{k: v for k, v in m.items() if k not in ("steps", "decode_s")}})
+    return pd.DataFrame(rows)
+
+
+def quant_step_verdict(table: pd.DataFrame, min_gain_db: float = 0.1) -> str:
+    """What the sweep shows, in words, from its own numbers: per model, at the highest rate point,
+    what the finest step adds over step 1 in bits and PSNR (and whether that PSNR gain reaches
+    ``min_gain_db``), and at the lowest rate point what the coarsest step saves.
+    Explained in notebook ``04_bitrate_slider``.
+    """
+    lines = []
+    means = table.groupby(["model", "rate", "quant_step"], as_index=False)[["bpp", "psnr", "ms_ssim"]].mean()
+    for name, g in means.groupby("model", sort=False):
+        top, low = g[g.rate == g.rate.max()].set_index("quant_step"), g[g.rate == g.rate.min()].set_index("quant_step")
+        if 1.0 not in top.index or len(top) < 2:
+            lines.append(f"{name}: the sweep needs step 1 and another step at each rate point")
+            continue
+        fine, coarse, one_top, one_low = top.loc[top.index.min()], low.loc[low.index.max()], top.loc[1.0], low.loc[1.0]
+        gain = fine.psnr - one_top.psnr
+        verdict = ("finer quantisation buys quality here" if gain >= min_gain_db else
+                   f"the extra bits buy less than {min_gain_db} dB: y is decoded as well as this model can "
+                   "(its transforms, not the quantiser, cap the quality)")
+        lines.append(
+            f"{name}, rate {int(g.rate.max())}: step {top.index.min():.3g} instead of 1 costs "
+            f"{100 * (fine.bpp / one_top.bpp - 1):+.0f} % bits for {gain:+.2f} dB PSNR "
+            f"({fine.ms_ssim - one_top.ms_ssim:+.3f} MS-SSIM): {verdict}. "
+            f"Rate {int(g.rate.min())}: step {low.index.max():.3g} saves {100 * (1 - coarse.bpp / one_low.bpp):.0f} % "
+            f"bits ({coarse.bpp:.4f} bpp) for {coarse.psnr - one_low.psnr:+.2f} dB.")
+    return "\n".join(lines)
 
 
 def slider_table(cache: CodecCache, image: ImageLike, names: Sequence[str] = ("tiny",),
@@ -88,8 +149,9 @@ def slider_table(cache: CodecCache, image: ImageLike, names: Sequence[str] = ("t
 
 
 def bitrate_slider(image: ImageLike, cache: CodecCache | None = None, name: str = "tiny",
-                   steps_options: Sequence[int] = (1, 2, 4, 8)):
-    """An ipywidgets panel: a slider over the shipped rate points and a steps selector, showing
+                   steps_options: Sequence[int] = (1, 2, 4, 8), quant_steps: Sequence[float] = QUANT_STEPS):
+    """An ipywidgets panel: sliders over the shipped rate points and the quantisation step of y
+    (``quant_steps``, step 1 first selected) and a steps selector, showing
     the reconstruction beside the original with bpp and metrics; every change calls
     :func:`slider_update`. Returns the widget (display it; it also has ``.update()`` for tests).
 
@@ -111,14 +173,18 @@ def bitrate_slider(image: ImageLike, cache: CodecCache | None = None, name: str 
     rate_w = W.SelectionSlider(options=rates, value=rates[0], description="rate point",
                                continuous_update=False)
     steps_w = W.Dropdown(options=list(steps_options), value=steps_options[0], description="steps")
+    step_options = [(f"{snapped_quant_step(q):.3g}", q) for q in quant_steps]
+    quant_w = W.SelectionSlider(options=step_options, value=min(quant_steps, key=lambda q: abs(q - 1.0)),
+                                description="quant step", continuous_update=False)
     original = W.Image(value=png(pil), format="png", layout=W.Layout(width="48%"))
     recon = W.Image(format="png", layout=W.Layout(width="48%"))
     label = W.HTML()
 
     def update(*_: Any) -> dict[str, Any]:
-        rec, m = slider_update(cache, pil, rate_w.value, steps_w.value, name)
+        rec, m = slider_update(cache, pil, rate_w.value, steps_w.value, name, quant_step=quant_w.value)
         recon.value = png(rec)
-        label.value = (f"<b>{name}</b>, rate {m['rate']}, {m['steps']} step(s): {m['bytes']} bytes, "
+        label.value = (f"<b>{name}</b>, rate {m['rate']}, quant step {m['quant_step']:.3g}, "
+                       f"{m['steps']} step(s): {m['bytes']} bytes, "
                        f"<b>{m['bpp']:.4f} bpp</b>, PSNR {m['psnr']:.2f} dB, MS-SSIM {m['ms_ssim']:.4f}, "
                        f"decode {m['decode_s']:.2f} s")
         box.last = m
@@ -126,7 +192,8 @@ def bitrate_slider(image: ImageLike, cache: CodecCache | None = None, name: str 
 
     rate_w.observe(update, names="value")
     steps_w.observe(update, names="value")
-    box = W.VBox([W.HBox([rate_w, steps_w]), label, W.HBox([original, recon])])
+    quant_w.observe(update, names="value")
+    box = W.VBox([W.HBox([rate_w, quant_w, steps_w]), label, W.HBox([original, recon])])
     box.update, box.last = update, None
     update()
     return box
