@@ -517,8 +517,10 @@ print(dl.teaching.quant_step_verdict(sweep))"""),
 Where finer steps add bytes but not quality, y already reaches the decoder as well as this model
 can use it: the transforms around y (analysis, synthesis and the DiT), not the rounding, set the
 quality. More rate points would then add bits, not detail; a better model needs more capacity or
-training. `data/results/quant_step_sweep.csv` holds the same sweep on the six validation photos
-(`python scripts/evaluate_shipped.py`).
+training. Where the verdict names a trained rate point beaten with fewer bits by another rate point
+at a coarser step, that point's own training did not find the best use of its bits: a single model
+with a step slider would serve those rates better. `data/results/quant_step_sweep.csv` holds the
+same sweep on the six validation photos, all rate points (`python scripts/evaluate_shipped.py`).
 """),
 ]
 

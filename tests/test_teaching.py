@@ -113,6 +113,11 @@ def test_quant_step_sweep_and_its_verdict(cache, photo):
     # the verdict follows the numbers, whichever way they go
     flat = table.assign(psnr=table["psnr"].where(table.quant_step != 0.5, table["psnr"] + 1.0))
     assert "finer quantisation buys quality" in teaching.quant_step_verdict(flat)
+    # a trained point beaten with fewer bits by a coarser step of another rate point is named
+    coarse_wins = table.assign(psnr=table["psnr"].where(table.quant_step != 4.0, 99.0))
+    assert "is beaten with fewer bits by rate" in teaching.quant_step_verdict(coarse_wins)
+    low = table.assign(psnr=table["psnr"].where(table.quant_step != 4.0, -99.0))
+    assert "is beaten" not in teaching.quant_step_verdict(low.assign(bpp=low.bpp.where(low.quant_step == 1.0, 9.0)))
     fig = viz.quant_step_chart(table)
     assert len(fig.axes) == 2
 

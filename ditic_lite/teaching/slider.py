@@ -108,7 +108,9 @@ def quant_step_sweep(cache: CodecCache, images: Sequence[ImageLike], names: Sequ
 def quant_step_verdict(table: pd.DataFrame, min_gain_db: float = 0.1) -> str:
     """What the sweep shows, in words, from its own numbers: per model, at the highest rate point,
     what the finest step adds over step 1 in bits and PSNR (and whether that PSNR gain reaches
-    ``min_gain_db``), and at the lowest rate point what the coarsest step saves.
+    ``min_gain_db``), at the lowest rate point what the coarsest step saves, and each trained
+    rate point (step 1) that another rate point with another step beats by ``min_gain_db`` of
+    PSNR with no more bits.
     Explained in notebook ``04_bitrate_slider``.
     """
     lines = []
@@ -129,6 +131,14 @@ def quant_step_verdict(table: pd.DataFrame, min_gain_db: float = 0.1) -> str:
             f"({fine.ms_ssim - one_top.ms_ssim:+.3f} MS-SSIM): {verdict}. "
             f"Rate {int(g.rate.min())}: step {low.index.max():.3g} saves {100 * (1 - coarse.bpp / one_low.bpp):.0f} % "
             f"bits ({coarse.bpp:.4f} bpp) for {coarse.psnr - one_low.psnr:+.2f} dB.")
+        for _, trained in g[g.quant_step == 1.0].sort_values("rate").iterrows():
+            cheaper = g[g.bpp <= trained.bpp]
+            best = cheaper.loc[cheaper.psnr.idxmax()]
+            if best.psnr - trained.psnr >= min_gain_db:
+                lines.append(
+                    f"  {name} rate {int(trained.rate)} ({trained.bpp:.4f} bpp, {trained.psnr:.2f} dB) is beaten with "
+                    f"fewer bits by rate {int(best.rate)} at step {best.quant_step:.3g} ({best.bpp:.4f} bpp, "
+                    f"{best.psnr - trained.psnr:+.2f} dB, {best.ms_ssim - trained.ms_ssim:+.3f} MS-SSIM).")
     return "\n".join(lines)
 
 
