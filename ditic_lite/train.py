@@ -57,7 +57,7 @@ from .determinism import seed_everything
 from .shipping import export, hardware, seed_runs
 from .train_config import DEFAULT_DATA, RATE_LAMBDAS, STAGE_DEFAULTS, TrainArgs, run_weights
 from .train_data import VALIDATION, CropDataset, caption_embeddings, load_training_set, validation_images
-from .train_setup import build_model, continue_own_weights, set_trainable
+from .train_setup import build_model, continue_own_weights, restore_upstream, set_trainable, upstream_weights
 from .train_stages import STAGE_STEPS, make_step, measure_scaling_factor, validate_autoencoder
 
 # names kept importable from here: ditic_lite.train.VALIDATION, .caption_embeddings, .set_trainable, ...
@@ -117,7 +117,9 @@ def train(args: TrainArgs) -> dict[str, Any]:
 
     step = progress.get("step", 0)
     if resume:
+        upstream = upstream_weights(model, args.stage)  # newer than the state's copies, maybe
         accelerator.load_state(str(state_dir), strict=False)  # entropy tables: recomputed
+        restore_upstream(model, upstream)
         accelerator.print(f"resumed {args.stage} at step {step}")
     elif step:
         accelerator.print(f"continuing {args.stage} from its weights at step {step} (new optimiser state)")

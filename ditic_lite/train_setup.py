@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from .checkpoints import CheckpointError, load_into, read_safetensors
@@ -74,6 +75,30 @@ def continue_own_weights(model: DiTIC, args: TrainArgs, params: list[nn.Paramete
     except CheckpointError as err:
         raise CheckpointError(f"{err}; delete it to train this stage from scratch") from None
     return True
+
+
+def upstream_weights(model: DiTIC, stage: str) -> dict[str, torch.Tensor]:
+    """Copies of the frozen parameters the stage took from upstream stages (call after
+    :func:`set_trainable`): the autoencoder, the base DiT, stage 1's shared parts, ...
+
+    A resumed training state holds the whole model as it was when the run started, so loading it
+    would bring back upstream weights that have moved on since (a further-trained autoencoder, a
+    longer stage 1); :func:`restore_upstream` puts these copies back after the load. The
+    autoencoder stage has no upstream (a frozen encoder is its own), and the entropy bottleneck's
+    quantiles are the stage's own (they have their own optimiser), so neither is copied.
+    """
+    if stage == "ae":
+        return {}
+    return {name: p.detach().clone() for name, p in model.named_parameters()
+            if not p.requires_grad and name != "codec.entropy_bottleneck.quantiles"}
+
+
+@torch.no_grad()
+def restore_upstream(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Copy :func:`upstream_weights` back into ``model`` (after a training state was loaded)."""
+    for name, p in model.named_parameters():
+        if name in weights:
+            p.copy_(weights[name])
 
 
 def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> list[nn.Parameter]:

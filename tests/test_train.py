@@ -34,10 +34,18 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     start = build_model(_args("stage1", train_folder, runs))[0].state_dict()
     for key in [k for k in warm if k.startswith(("codec.g_a", "aux_codec."))][:4]:
         assert torch.equal(start[key], warm[key]), key
-    # resume: asking for 3 steps continues from step 2
+    # the autoencoder moves on after stage 1 saved its training state ...
+    stale = load_file(str(runs / "stage1" / "model.safetensors"))
+    train(_args("ae", train_folder, runs, steps=3))
+    ae = load_file(str(runs / "ae" / "model.safetensors"))
+    encoder = [k for k in ae if k.startswith("vae.encoder.") and k.endswith("weight")]
+    assert any(not torch.equal(ae[k], stale[k]) for k in encoder)
+    # resume: asking for 3 steps continues from step 2, on the new autoencoder (not the state's copy)
     summary = train(_args("stage1", train_folder, runs, steps=3))
     assert summary["steps"] == 3 and summary["minutes_this_run"] < 5
     assert summary["minutes_total"] > summary["minutes_this_run"]
+    resumed = load_file(str(runs / "stage1" / "model.safetensors"))
+    assert all(torch.equal(resumed[k], ae[k]) for k in encoder)
     for stage in ("stage2", "mse"):
         train(_args(stage, train_folder, runs, rate_id=0))
         assert (runs / f"{stage}_r0" / "model.safetensors").exists()
