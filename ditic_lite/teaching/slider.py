@@ -82,7 +82,8 @@ QUANT_STEPS = (0.25, 0.5, 2 ** -0.5, 1.0, 2 ** 0.5, 2.0, 2 ** 1.5)
 
 
 def snapped_quant_step(step: float) -> float:
-    """The step a file actually records for ``step``: the nearest of ``2 ** (k / 8)``."""
+    """The step a file actually records for ``step``: the nearest of ``2 ** (k / 8)``.
+    Used by notebook ``04_bitrate_slider``."""
     return container.quant_step(container.quant_step_index(step))
 
 
