@@ -97,7 +97,8 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         raise ValueError(f"expected 1..{MAX_STREAMS} streams, got {len(streams)}")
     step = header.quant_step_index
     if not -MAX_QUANT_STEP_INDEX <= step <= MAX_QUANT_STEP_INDEX:
-        raise ValueError(f"quantisation step index must be in -{MAX_QUANT_STEP_INDEX}..{MAX_QUANT_STEP_INDEX}, got {step}")
+        raise ValueError(f"quantisation step index must be in "
+                         f"-{MAX_QUANT_STEP_INDEX}..{MAX_QUANT_STEP_INDEX}, got {step}")
     if step == 0:
         fixed = _FIXED.pack(header.checkpoint_id, header.rate, header.height, header.width, len(streams))
     else:

@@ -15,13 +15,13 @@ auxiliary ELIC features (``latent2``, /16). Data flow (official widths; see
     y_hat = sum_k yh_k ;  latent_scales = sum_k sc_k mask_k
     mean = g_s(y_hat), log_scale = scale(latent_scales), res = aux(y_hat), prompt = prompt(y_hat)
 
-Quantisation step: ``quant_step`` (Delta, default 1; an argument of ``forward``, ``compress`` and
-``decompress``, written in the file header by :class:`~ditic_lite.codec.Codec`) divides ``y - mu`` before rounding and the
-Gaussian scale before the table lookup, ``yq = round((y - mu) / Delta) * Delta + mu``, and the
-latent residual prediction is scaled by Delta with it (it corrects at most half a bin). Delta < 1
-spends more bits for a finer y, Delta > 1 fewer: a rate lever without retraining (the idea of
-quantisation bin sizes as a rate control, Choi et al., ICCV 2019). Delta = 1 is today's coding,
-bit for bit.
+Quantisation step ``quant_step`` (Delta, default 1; an argument of ``forward``, ``compress`` and
+``decompress``, written in the file header by :class:`~ditic_lite.codec.Codec`): ``y - mu`` is
+divided by Delta before rounding and the Gaussian scale before the table lookup,
+``yq = round((y - mu) / Delta) * Delta + mu``, and the latent residual prediction is scaled by
+Delta with them (it corrects at most half a bin). Delta < 1 spends more bits for a finer y,
+Delta > 1 fewer: a rate lever without retraining (the idea of quantisation bin sizes as a rate
+control, Choi et al., ICCV 2019). Delta = 1 is the trained coding, bit for bit.
 
 ``mean`` is the coarse latent the DiT refines in one step, ``log_scale`` is a log-VARIANCE map
 that sets the pixel-wise noise level of that step (``flow.py``), ``res`` is added after the step
@@ -101,7 +101,7 @@ def unsqueeze(s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 QUANT_STEP_RANGE = (1 / 16, 16.0)
-"""The quantisation steps a latent codec accepts (the file header can hold exactly these)."""
+"""The quantisation steps a latent codec accepts: the range of the file header's steps (container.py)."""
 
 
 def check_quant_step(step: float) -> float:
