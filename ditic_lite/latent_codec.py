@@ -49,6 +49,7 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 
 from .checkpoints import ENTROPY_TABLE_BUFFERS
 from .config import LatentCodecConfig
+from .container import MAX_QUANT_STEP_INDEX, quant_step
 from .determinism import deterministic_threads
 from .layers import (
     Adapter, DepthConvBlock, Downsample, NamedSequential, ResidualBlockUpsample2,
@@ -100,8 +101,8 @@ def unsqueeze(s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return s.repeat(1, 4, 1, 1) * mask
 
 
-QUANT_STEP_RANGE = (1 / 16, 16.0)
-"""The quantisation steps a latent codec accepts: the range of the file header's steps (container.py)."""
+QUANT_STEP_RANGE = (quant_step(-MAX_QUANT_STEP_INDEX), quant_step(MAX_QUANT_STEP_INDEX))
+"""The quantisation steps a latent codec accepts: the range of the file header's steps (1/16 to 16)."""
 
 
 def check_quant_step(step: float) -> float:
