@@ -40,6 +40,8 @@ MAX_SIDE = 1600
 DEBS = {
     "lomiri-wallpapers-16.04": "20.04.0-2",
     "lomiri-wallpapers-20.04": "20.04.0-2",
+    "lxqt-themes": "1.2.0-1",
+    "enlightenment-data": "0.25.4-2",  # about 400 MB; its backgrounds are JPEGs inside .edj files
 }
 SKIMAGE_VERSION = "0.26.0"
 # The wheel is fetched for one fixed platform so that every machine gets the same file.
@@ -65,6 +67,27 @@ PHOTOS: list[tuple[str, str, str]] = [
         ("sunset", "lomiri-wallpapers-16.04", "sunset_by_Aitzol_Berasategi.jpg"),
         ("kleiber", "lomiri-wallpapers-20.04", "Kleiber_by_Lukas_Baubkus.jpg"),
     ]
+] + [
+    (f"debian-extra/lxqt-{name}.png", "deb:lxqt-themes", f"usr/share/lxqt/wallpapers/{orig}")
+    for name, orig in [
+        ("butterfly-kenneth-wimer", "Butterfly-Kenneth-Wimer.jpg"),
+        ("valendas", "Valendas.png"),
+        ("after-the-rain", "after-the-rain.jpg"),
+        ("appleflower", "appleflower.png"),
+        ("beam", "beam.png"),
+        ("butterfly", "butterfly.png"),
+        ("cloud", "cloud.png"),
+        ("drop", "drop.png"),
+        ("flowers", "flowers.png"),
+        ("fog", "fog.jpg"),
+        ("this-is-not-windows", "this-is-not-windows.jpg"),
+    ]
+] + [
+    (f"debian-extra/e-{name.lower()}.png", "deb:enlightenment-data",
+     f"usr/share/enlightenment/data/backgrounds/{name}.edj")
+    for name in ["Bamboo", "Foggy-Trees", "God-Rays", "Green-Maple", "Lichen-Branches", "Mountain",
+                 "Peaks", "Red-Maple", "Sea-of-Lanterns", "Snow-Trees", "Spruce-Needles",
+                 "Sunset-Clouds", "White-Flower", "Yellow-Flower"]
 ] + [
     (f"skimage/{name}.png", "wheel:scikit-image", f"skimage/data/{orig}")
     for name, orig in [
@@ -164,8 +187,26 @@ def fetch_wheel(cache: Path) -> Path | None:
     return None
 
 
-def deb_data_tar(deb: Path) -> tarfile.TarFile:
-    """The ``data.tar.*`` member of a .deb (an ``ar`` archive), opened; no dpkg needed."""
+class _Slice(io.RawIOBase):
+    """``size`` bytes of an open file from its current position (one member of an ``ar`` archive)."""
+
+    def __init__(self, f, size: int) -> None:
+        self.f, self.left = f, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.left)
+        data = self.f.read(n)
+        b[:len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+def deb_members(deb: Path, paths: set[str]) -> dict[str, bytes]:
+    """The bytes of ``paths`` in the ``data.tar.*`` of a .deb (an ``ar`` archive), streamed; no dpkg needed."""
+    out: dict[str, bytes] = {}
     with open(deb, "rb") as f:
         if f.read(8) != b"!<arch>\n":
             raise ValueError(f"{deb} is not a .deb")
@@ -175,27 +216,43 @@ def deb_data_tar(deb: Path) -> tarfile.TarFile:
                 raise ValueError(f"{deb} has no data.tar member")
             name = header[:16].decode().strip().rstrip("/")
             size = int(header[48:58].decode().strip())
-            body = f.read(size)
-            if size % 2:
-                f.read(1)
-            if name.startswith("data.tar"):
-                return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+            if not name.startswith("data.tar"):
+                f.seek(size + size % 2, os.SEEK_CUR)
+                continue
+            with tarfile.open(fileobj=io.BufferedReader(_Slice(f, size), 1 << 20), mode="r|*") as tar:
+                for m in tar:
+                    p = m.name[2:] if m.name.startswith("./") else m.name
+                    if p in paths and m.isfile():
+                        out[p] = tar.extractfile(m).read()
+                        if len(out) == len(paths):
+                            break
+            return out
 
 
 def archive_members(kind: str, archive: Path, paths: set[str]) -> dict[str, bytes]:
     """The bytes of ``paths`` inside a .deb or a wheel (missing paths are left out)."""
-    out: dict[str, bytes] = {}
     if kind == "deb":
-        with deb_data_tar(archive) as tar:
-            for m in tar.getmembers():
-                p = m.name[2:] if m.name.startswith("./") else m.name
-                if p in paths and m.isfile():
-                    out[p] = tar.extractfile(m).read()
-    else:
-        with zipfile.ZipFile(archive) as z:
-            for p in paths & set(z.namelist()):
-                out[p] = z.read(p)
-    return out
+        return deb_members(archive, paths)
+    with zipfile.ZipFile(archive) as z:
+        return {p: z.read(p) for p in paths & set(z.namelist())}
+
+
+def edj_largest_jpeg(data: bytes) -> bytes:
+    """The largest JPEG stored in an Enlightenment ``.edj`` (Eet) file: its lossy images are JPEG streams."""
+    from PIL import Image
+
+    best, best_px, i = None, 0, 0
+    while (i := data.find(b"\xff\xd8\xff", i)) >= 0:
+        try:
+            w, h = Image.open(io.BytesIO(data[i:])).size
+            if w * h > best_px:
+                best, best_px = i, w * h
+        except Exception:
+            pass
+        i += 3
+    if best is None:
+        raise ValueError("no JPEG image in the .edj file")
+    return data[best:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +367,8 @@ def build_extra(out: Path, cache: Path, manifest: dict, allow_changed: bool,
                 warn(f"{rel}: no manifest entry; left out (use --write-manifest to record it)")
                 skipped.append(rel)
                 continue
+            if member.endswith(".edj"):
+                data = edj_largest_jpeg(data)
             im = convert(data)
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             buf = io.BytesIO()

@@ -5,6 +5,7 @@ import csv
 import importlib.util
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,23 @@ def test_manifest_captions_sources_agree() -> None:
     licenses = {p.name for p in (EXTRA / "licenses").iterdir()}
     assert {"lomiri-wallpapers.copyright", "scikit-image.LICENSE.txt", "scikit-image-data.notes.txt"} <= licenses
     assert set(fetch.DEBS) == {src.split(":", 1)[1] for _, src, _ in fetch.PHOTOS if src.startswith("deb:")}
+
+
+def test_changed_upstream_file_is_left_out(tmp_path: Path, monkeypatch, capsys) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(buf, format="PNG")
+    wheel = tmp_path / "scikit_image-0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("skimage/data/x.png", buf.getvalue())
+    monkeypatch.setattr(fetch, "PHOTOS", [("skimage/x.png", "wheel:scikit-image", "skimage/data/x.png")])
+    monkeypatch.setattr(fetch, "fetch_wheel", lambda cache: wheel)
+    out = tmp_path / "out"
+    good = {"skimage/x.png": {"sha256": "0" * 64, "source_sha256": fetch.sha256_bytes(buf.getvalue())}}
+    written, skipped, _ = fetch.build_extra(out, tmp_path / "cache", good, allow_changed=False, write_manifest=False)
+    assert written == ["skimage/x.png"] and not skipped
+    assert Image.open(out / "skimage" / "x.png").size == (40, 30)
+    (out / "skimage" / "x.png").unlink()
+    changed = {"skimage/x.png": {"sha256": "0" * 64, "source_sha256": "f" * 64}}
+    written, skipped, _ = fetch.build_extra(out, tmp_path / "cache", changed, allow_changed=False, write_manifest=False)
+    assert skipped == ["skimage/x.png"] and not written and not (out / "skimage" / "x.png").exists()
+    assert "UPSTREAM FILE CHANGED" in capsys.readouterr().err
