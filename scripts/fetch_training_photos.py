@@ -336,8 +336,8 @@ def build_extra(out: Path, cache: Path, manifest: dict, allow_changed: bool,
     for source, items in by_source.items():
         todo = [(rel, member) for rel, member in items
                 if not ((out / rel).exists() and rel in manifest and sha256_file(out / rel) == manifest[rel]["sha256"])]
-        for rel, _ in items:
-            if (rel, _) not in todo:
+        for rel, member in items:
+            if (rel, member) not in todo:  # already built and matching the manifest
                 written.append(rel)
                 new_manifest[rel] = manifest[rel]
         if not todo:
