@@ -91,7 +91,8 @@ def test_deb_reader(tmp_path: Path) -> None:
 
     deb = tmp_path / "x_1_all.deb"
     deb.write_bytes(b"!<arch>\n" + member("debian-binary", b"2.0\n") + member("data.tar.xz", payload))
-    assert fetch.archive_members("deb", deb, {"usr/share/backgrounds/a.jpg"}) == {"usr/share/backgrounds/a.jpg": b"hello"}
+    path = "usr/share/backgrounds/a.jpg"
+    assert fetch.archive_members("deb", deb, {path}) == {path: b"hello"}
 
 
 def test_manifest_captions_sources_agree() -> None:
