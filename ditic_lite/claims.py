@@ -343,6 +343,9 @@ def steps_claims(table: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim
         if len(base):
             out.append(better(f"one adapted step beats the un-adapted base DiT at its best K ({m}, same decoder)",
                               (one - base).dropna(), MARGINS[m], unit, notebook, digits=digits))
+        else:
+            out.append(not_checked(f"one adapted step beats the un-adapted base DiT at its best K ({m}, same decoder)",
+                                   "no base DiT in this model (a merged checkpoint: LoRA folded into the DiT)", notebook))
     return out
 
 
@@ -386,25 +389,31 @@ def alignment_claims(distill: pd.DataFrame, condition: pd.DataFrame, retrieval: 
                               condition[f"{m}_latent"] - condition[f"{m}_empty"], MARGINS[m], UNITS.get(m, ""),
                               notebook, digits=3 if m == "psnr" else 4))
     n = len(retrieval)
+    if n == 0:
+        out.append(not_checked("each image's latent condition is closest to its own caption (retrieval)",
+                               "no caption embeddings in this model's condition space", notebook))
+        return out
     out.append(above_chance("each image's latent condition is closest to its own caption (retrieval)",
                             int(retrieval["correct"].sum()), n, 1 / n if n else float("nan"), notebook))
     return out
 
 
 def official_claims(points: pd.DataFrame, published: pd.Series | None, tier: str, rank: str = "",
-                    timing: pd.DataFrame | None = None, population: int = 24, notebook: str = "07") -> list[Verdict]:
+                    timing: pd.DataFrame | None = None, population: int = 24, notebook: str = "07",
+                    why: str = "") -> list[Verdict]:
     """Notebook ``07_official_dit_ic``: the checkpoint reproduces its published Kodak point
     (``reproduce.published_point`` of its own rank configuration; PSNR within 0.2 dB and bpp within
     5 %, per image, with a finite-population correction: the published value is the mean over the
     ``population`` Kodak images, so all 24 give an exact comparison), and a 2048x2048 decode on a
-    GPU fits the 16 GB of the paper's laptop GPU. On the tiny tier they are not checked."""
+    GPU fits the 16 GB of the paper's laptop GPU. On the tiny tier they are not checked, nor
+    without a published point; ``why`` then says why (default: from the tier)."""
     what = f"{rank}, rate point {int(published['rate_index'])}" if published is not None else rank
     claim = f"the checkpoint reproduces its published Kodak PSNR{f' ({what})' if what else ''}"
     rate_claim = f"the checkpoint reproduces its published Kodak bpp{f' ({what})' if what else ''}"
     mem_claim = "a 2048x2048 image decodes within the 16 GB of a laptop GPU"
     if tier != "official" or published is None:
-        why = ("tiny tier: not the official model" if tier != "official"
-               else "unknown rank configuration of this checkpoint (set the rank parameter)")
+        why = why or ("tiny tier: not the official model" if tier != "official"
+                      else "unknown rank configuration of this checkpoint (set the rank parameter)")
         return [not_checked(c, why, notebook) for c in (claim, rate_claim, mem_claim)]
     per = points[points["image"] != "mean"]
     out = [matches(claim, per["psnr"].to_numpy(float) - float(published["psnr"]), 0.2, " dB", notebook,

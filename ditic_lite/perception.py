@@ -9,7 +9,7 @@ without importing the codecs this module builds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -18,10 +18,11 @@ from .spectrum import (DETAIL_BAND, SPECTRUM_BINS, detail_error, detail_retentio
                        radial_power_spectrum, spectra_table)
 
 
-def matched_reconstructions(image: ImageLike, learned: Sequence[str] = ("tiny", "mse"), rate: int = 0,
+def matched_reconstructions(image: ImageLike, learned: Sequence[Any] = ("tiny", "mse"), rate: int = 0,
                             pillow: Sequence[str] = ("webp-ds",), device: str = "cpu",
                             results: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
-    """Code ``image`` with the first learned codec at ``rate``, every other learned codec at its
+    """Code ``image`` with the first learned codec at ``rate`` (a name, or a loaded codec used as
+    it is: the official tier), every other learned codec (names) at its
     rate point nearest in bpp, and each Pillow codec at the highest quality that fits that bpp
     (``at_bpp``). Returns ``{label: image}`` and a table: ``codec``, ``bytes``, ``bpp``, ``psnr``,
     ``ms_ssim``, ``detail`` (:func:`detail_retention`). With a per-image ``results`` table
@@ -47,10 +48,10 @@ def matched_reconstructions(image: ImageLike, learned: Sequence[str] = ("tiny", 
             row["ms_ssim"] = float("nan")
         rows.append({**row, "detail": detail_retention(pil, rec)})
 
-    first = load(learned[0], rate=rate, device=device)
+    first = load(learned[0], rate=rate, device=device) if isinstance(learned[0], str) else learned[0]
     data = first.compress(pil)
     target = M.bits_per_pixel(len(data), h, w)
-    add(learned[0], data, first.decompress(data))
+    add(first.name if not isinstance(learned[0], str) else learned[0], data, first.decompress(data))
     def candidates(name: str) -> list[int]:
         if results is not None and isinstance(image, (str, Path)):
             rows = results[(results["codec"] == name) & (results["image"] == Path(image).name)]

@@ -45,12 +45,13 @@ def published_point(mean_bpp: float, model: str | None, dataset: str = "kodak") 
     return curve.iloc[int(np.argmin(np.abs(np.log(curve["bpp"]) - np.log(mean_bpp))))]
 
 
-def timing_sizes(tier: str, device: str, sizes: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+def timing_sizes(tier: str, device: str, sizes: Sequence[Sequence[int]],
+                 cpu_sizes: Sequence[Sequence[int]] | None = None) -> list[tuple[int, int]]:
     """The decode sizes to time: ``sizes`` as given, except the official model on a CPU, which
-    is timed at :data:`CPU_OFFICIAL_SIZES` (a 2048x2048 decode would take many minutes there).
-    Explained in notebook ``07_official_dit_ic``."""
+    is timed at ``cpu_sizes`` (default :data:`CPU_OFFICIAL_SIZES`; a 2048x2048 decode would take
+    many minutes there). Explained in notebook ``07_official_dit_ic``."""
     if tier == "official" and not str(device).startswith("cuda"):
-        return list(CPU_OFFICIAL_SIZES)
+        return [tuple(int(v) for v in s) for s in (cpu_sizes or CPU_OFFICIAL_SIZES)]
     return [tuple(int(v) for v in s) for s in sizes]
 
 

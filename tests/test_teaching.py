@@ -330,24 +330,6 @@ def test_alignment_ablation_csv_and_report(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ 07
-def test_official_status_offline_never_runs(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    status = teaching.official_status()
-    assert status["hub_reachable"] is False
-    if not status["gpu"]:
-        assert status["can_run"] is False
-        plan = teaching.official_plan(status)
-        assert "NOT run here" in plan and "JunqiShi/DiT-IC" in plan and "_merge_ema.pt" in plan
-
-
-def test_official_or_tiny_falls_back_without_downloading(monkeypatch):
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("download attempted"))
-    codec, tier = teaching.official_or_tiny({"can_run": False}, device="cpu")
-    assert tier == "tiny" and codec.name == "tiny"
-
-
 def test_decode_timing_and_points(random_codec, sample_paths):
     timing = teaching.decode_timing(random_codec, [(256, 256)])
     row = timing.iloc[0]

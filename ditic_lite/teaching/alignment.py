@@ -90,7 +90,11 @@ def retrieval_table(codec: Codec, images: dict[str, ImageLike], captions: dict[s
     """Latent-conditioned guidance, measured: the latent condition of each image (mean of the
     prompter tokens) against every caption embedding. Returns a table (``image``, ``own caption
     similarity``, ``best other``, ``retrieved``, ``correct``), the cosine matrix [images, captions]
-    and the retrieval accuracy (chance = 1 / number of images). Explained in notebook ``06_alignment_mechanisms``.
+    and the retrieval accuracy (chance = 1 / number of images); ``table.attrs`` holds ``note``
+    (that sentence) and ``similarity`` (what the matrix is). When the tokens and the caption
+    embeddings live in spaces of different widths (the official release: 2304-wide caption
+    space), retrieval cannot be measured: the table is empty, the accuracy NaN and the matrix
+    compares the images' conditions with each other. Explained in notebook ``06_alignment_mechanisms``.
     """
     names = list(images)
     emb = caption_embeddings([captions[n] for n in names])
@@ -98,7 +102,16 @@ def retrieval_table(codec: Codec, images: dict[str, ImageLike], captions: dict[s
     for n in names:
         _, info = codec.decompress(codec.compress(as_pil(images[n])), steps=1, return_intermediates=True)
         tokens.append(info["tokens"])
-    tokens = torch.cat(tokens)
+    tokens = torch.cat(tokens).float().cpu()
+    if tokens.shape[-1] != emb.shape[-1]:  # another caption space: compare the images' conditions instead
+        cond = F.normalize(tokens.mean(1), dim=-1)
+        table = pd.DataFrame(columns=["image", "own_caption", "best_other", "retrieved", "correct"])
+        table.attrs.update(similarity="cos(latent condition, latent condition of another image)",
+                           note=f"retrieval not measured: this model's latent condition has {tokens.shape[-1]} values "
+                                f"per token (its DiT's caption space), the caption embeddings {emb.shape[-1]} "
+                                "(all-MiniLM-L6-v2, the tiny model's space); shown instead: how alike the "
+                                "images' conditions are")
+        return table, (cond @ cond.t()).numpy(), float("nan")
     sim = (F.normalize(tokens.mean(1), dim=-1) @ F.normalize(emb, dim=-1).t()).cpu().numpy()
     acc = align.retrieval_accuracy(tokens, emb)
     rows = []
@@ -107,7 +120,10 @@ def retrieval_table(codec: Codec, images: dict[str, ImageLike], captions: dict[s
         best = int(sim[i].argmax())
         rows.append({"image": n, "own_caption": float(sim[i, i]), "best_other": float(others.max()) if len(others) else float("nan"),
                      "retrieved": names[best], "correct": best == i})
-    return pd.DataFrame(rows), sim, acc
+    table = pd.DataFrame(rows)
+    table.attrs.update(similarity="cos(latent condition, caption embedding)",
+                       note=f"retrieval accuracy {acc:.2f} over {len(names)} images (chance {1 / len(names):.2f})")
+    return table, sim, acc
 
 
 @torch.no_grad()

@@ -2,7 +2,7 @@
 un-adapted base DiT used as an ordinary multi-step sampler, on the same bytes and decoder.
 
 :func:`step_sweep`, :func:`base_dit_decode`, :func:`base_dit_sweep`, :func:`compare_steps`,
-:func:`caption_for`, :func:`one_step_summary`. The samplers themselves are in
+:func:`has_base_dit`, :func:`caption_for`, :func:`one_step_summary`. The samplers themselves are in
 :mod:`ditic_lite.samplers`.
 """
 from __future__ import annotations
@@ -124,12 +124,25 @@ def base_dit_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2,
     return images, pd.DataFrame(rows)
 
 
+def has_base_dit(codec: Codec) -> bool:
+    """Whether the codec's DiT holds separate LoRA layers, so its un-adapted base can run: the
+    tiny model does; the official release's merged checkpoint has the LoRA folded into the
+    weights, so its base DiT (SANA-600M) is not in the file.
+    Explained in notebook ``03_one_step_vs_multi_step``."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return any(isinstance(m, BaseTunerLayer) for m in codec.model.DiT.modules())
+
+
 def compare_steps(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 8, 20),
                   tokens: torch.Tensor | None = None, seed: int = 0) -> tuple[dict[str, dict[int, Image.Image]], pd.DataFrame]:
     """:func:`step_sweep` and :func:`base_dit_sweep` on the same bytes: images by method and K,
-    and one table. Explained in notebook ``03_one_step_vs_multi_step``.
+    and one table. Without a base DiT (:func:`has_base_dit`) only the adapted sweep.
+    Explained in notebook ``03_one_step_vs_multi_step``.
     """
     adapted_imgs, adapted = step_sweep(codec, image, steps)
+    if not has_base_dit(codec):
+        return {"DiT-IC, adapted": adapted_imgs}, adapted
     base_imgs, base = base_dit_sweep(codec, image, steps, tokens=tokens, seed=seed)
     images = {"DiT-IC, adapted": adapted_imgs, "base DiT, un-adapted": base_imgs}
     return images, pd.concat([adapted, base], ignore_index=True)
@@ -172,6 +185,9 @@ def one_step_summary(table: pd.DataFrame, metric: str = "psnr") -> str:
         lines.append(f"Un-adapted base DiT (same decoder), best at K={kb}: {b[metric]:.3f}{unit}; one adapted step "
                      f"differs by {one[metric] - b[metric]:+.3f}{unit}, with 1 DiT call instead of {kb} "
                      f"(DiT {one['dit_s']:.3f} s vs {b['dit_s']:.3f} s).")
+    else:
+        lines.append("No un-adapted base DiT to compare with: this checkpoint holds the LoRA merged into the DiT "
+                     "(the base SANA-600M weights are a separate release, not loaded here).")
     lines.append(f"Of the one-step decode's {one['decode_s']:.3f} s (one timing, not averaged), the DiT took {one['dit_s']:.3f} s "
                  f"({one['dit_s'] / one['decode_s']:.0%}), the decoder {one['decoder_s']:.3f} s "
                  f"({one['decoder_s'] / one['decode_s']:.0%}), entropy decoding {one['entropy_s']:.3f} s.")
