@@ -167,6 +167,26 @@ def header(name: str, title: str, intro: str) -> list[tuple[str, str]]:
     return [md(f"# {title}\n\n{COLAB_LINK}\n\n{intro.strip()}"), code(COLAB_CELL), code(SETUP_CELL)]
 
 
+TIER_NOTE = """
+**Tier.** `tier="auto"` (the default) runs the released DiT-IC where a GPU and its checkpoints are
+there (cached, or downloaded from the Hugging Face hub), the kit's tiny model otherwise, and the
+first cell says which and why. `tier="official"` runs the release on a CPU too, on small center
+crops; `tier="tiny"` the kit's model. The cells are the same on both tiers and every verdict is
+computed from the numbers of the run. Set them in the parameters cell, or with `DITIC_TIER` and
+`DITIC_OFFICIAL_CHECKPOINT` (one file, a JSON list of files, one per rate point, or hub file names).
+"""
+
+TIER_SETUP = """
+run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device)  # which tier, and why (never downloads)
+P = run.sized(P, official_cpu=@@cpu@@)  # the release on a CPU: less work, small crops
+print(run.describe())"""
+
+
+def tier_setup(cpu: str) -> str:
+    """The lines after a notebook's parameters that choose its tier (``cpu``: its CPU sizes)."""
+    return TIER_SETUP.replace("@@cpu@@", cpu)
+
+
 # ============================================================================ 01 quickstart
 NB01 = header("01_quickstart", "01 · Quickstart: compress an image with DiT-IC", """
 DiT-IC (Shi et al., CVPR 2026) codes an image into a tiny entropy-coded representation and
@@ -266,12 +286,12 @@ decoded latent $\\tilde y$ is "noisy" too, but by how much differs from place to
 entropy model already knows: for every latent value it predicts a Gaussian with mean $\\tilde y$
 and standard deviation $\\sigma$. DiT-IC turns $\\sigma$ into a **pixel-wise pseudo-timestep**
 (paper section 3.2, mechanism 1).
-""") + [
+""" + TIER_NOTE) + [
     code("""
-P = dl.notebook.params(image="kite", rate=0, images=3, fast=dict(images=2))
-codec = dl.load("tiny", rate=P.rate, device=device)
-image = dl.load_image(dl.notebook.sample_path(P.image))
-images = {p.stem: p for p in dl.notebook.sample_paths()[:P.images]}  # the verdicts use every one of them
+P = dl.notebook.params(image="kite", rate=0, images=3, tier="auto", official_checkpoint="", fast=dict(images=2))""" + tier_setup("dict(images=1)") + """
+codec = run.load(P.rate)
+image = run.image(P.image)
+images = run.images(P.images, include=P.image)  # the verdicts use every one of them
 recon, info = codec.roundtrip(image)
 print(dl.teaching.describe_codec(codec))"""),
     md("""
@@ -328,8 +348,8 @@ fig = dl.viz.heatmaps(image, {
 }, cmaps=["magma", "viridis", "inferno", "gray"])
 dl.viz.save(fig, "02_variance.png")"""),
     code("""
-fig = dl.viz.histograms({"σ, all latent values (log bins)": info["sigma"].numpy(),
-                         "t_map, all latent values": info["t_map"].numpy()},
+fig = dl.viz.histograms({"σ, all latent values (log bins)": info["sigma"].cpu().numpy(),
+                         "t_map, all latent values": info["t_map"].cpu().numpy()},
                         xlabel=["predicted std σ (latent units)", "pseudo-timestep (0..1000)"], log=[True, False])
 dl.viz.save(fig, "02_histograms.png")"""),
     md("""
@@ -383,12 +403,16 @@ Diffusion codecs usually pay for quality with many denoising steps. DiT-IC adapt
 so that, the paper says, a single step from the decoded latent is enough. Here we measure it: the
 adapted flow integrated with K Euler steps, and the **un-adapted** base DiT used as an ordinary
 multi-step sampler, on the same bytes and through the same decoder.
+""" + TIER_NOTE + """
+The release's checkpoint holds the LoRA merged into the DiT, so on the official tier the
+un-adapted base is not there: that comparison is then left out, and its verdict says so.
 """) + [
     code("""
-P = dl.notebook.params(image="kite", rate=0, steps=[1, 2, 4, 8, 20], images=3, fast=dict(images=2))
-codec = dl.load("tiny", rate=P.rate, device=device)
-image = dl.load_image(dl.notebook.sample_path(P.image))
-images = {p.stem: p for p in dl.notebook.sample_paths()[:P.images]}  # the verdicts use every one of them
+P = dl.notebook.params(image="kite", rate=0, steps=[1, 2, 4, 8, 20], images=3, tier="auto", official_checkpoint="",
+                       fast=dict(images=2))""" + tier_setup("dict(images=1, steps=[1, 2, 4])") + """
+codec = run.load(P.rate)
+image = run.image(P.image)
+images = run.images(P.images, include=P.image)  # the verdicts use every one of them
 print(dl.teaching.describe_codec(codec))"""),
     md("""
 ## Two ways to use K steps
@@ -455,29 +479,33 @@ Move the slider over the shipped rate points (and pick the number of decoding st
 reconstruction, its real file size in bits per pixel and its quality. The function behind every
 move, `dl.teaching.slider_update`, is an ordinary tested function, so the same numbers are printed
 below as a table (that is what CI checks, no browser needed).
-""") + [
+
+On the official tier the rate points are the release's checkpoints (q1..q4 on the hub, one file
+each; with a single file, one rate point, and the quantisation step below is the lever).
+""" + TIER_NOTE) + [
     code("""
 P = dl.notebook.params(image="ladybird", steps=[1, 2, 4, 8], table_steps=[1, 4], quant_steps=list(dl.teaching.QUANT_STEPS),
-                       fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))
-image = dl.load_image(dl.notebook.sample_path(P.image))
-cache = dl.teaching.CodecCache(device=device)  # loaded models and bitstreams, so a move only decodes
-print("rate points shipped: tiny", cache.rates("tiny"), "| mse", cache.rates("mse"))"""),
+                       tier="auto", official_checkpoint="", fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))""" +
+         tier_setup("dict(steps=[1, 2], table_steps=[1], quant_steps=[0.5, 1.0, 2.0])") + """
+image = run.image(P.image)
+cache = dl.teaching.CodecCache(device=device, loader=run.loader())  # loaded models and bitstreams: a move only decodes
+print("rate points:", " | ".join(f"{name} {cache.rates(name)}" for name in run.models))"""),
     md("""
 Each rate point is a model trained with its own $\\lambda$ in $L = \\lambda R + D + \\dots$;
 a larger $\\lambda$ buys fewer bits with more distortion. The rate is measured on the file:
 $\\text{bpp} = 8\\cdot\\text{bytes} / (H W)$.
 """),
     code("""
-ui = dl.teaching.bitrate_slider(image, cache, name="tiny", steps_options=P.steps)
+ui = dl.teaching.bitrate_slider(image, cache, name=run.models[0], steps_options=P.steps)
 ui"""),
     md("""
 ## Every slider position, as a table
 
-The same function for each rate point, for the DiT-IC tiny model and the MSE baseline (same
-latent codec, plain decoder).
+The same function for each rate point, for the DiT-IC model of this tier and, on the tiny tier,
+the MSE baseline (same latent codec, plain decoder).
 """),
     code("""
-slider_images, positions = dl.teaching.slider_table(cache, image, names=["tiny", "mse"], steps=P.table_steps)
+slider_images, positions = dl.teaching.slider_table(cache, image, names=run.models, steps=P.table_steps)
 dl.notebook.save_table(positions, "04_slider_positions.csv")
 positions.round(4)"""),
     code("""
@@ -485,10 +513,10 @@ fig = dl.viz.side_by_side([image, *slider_images.values()], ["original", *slider
                           crop=dl.teaching.zoom_box(image, 128))
 dl.viz.save(fig, "04_bitrate.png")"""),
     code("""
-tiny = positions[positions["model"] == "tiny"]
-print(f"tiny: {tiny['bpp'].min():.4f} to {tiny['bpp'].max():.4f} bpp over {tiny['rate'].nunique()} rate point(s); "
-      f"PSNR {tiny['psnr'].min():.2f} to {tiny['psnr'].max():.2f} dB; "
-      f"a decode took {tiny['decode_s'].median():.2f} s (median).")"""),
+shown = positions[positions["model"] == run.models[0]]
+print(f"{run.models[0]}: {shown['bpp'].min():.4f} to {shown['bpp'].max():.4f} bpp over {shown['rate'].nunique()} rate point(s); "
+      f"PSNR {shown['psnr'].min():.2f} to {shown['psnr'].max():.2f} dB; "
+      f"a decode took {shown['decode_s'].median():.2f} s (median).")"""),
     md("""
 ## A second lever: the quantisation step of y
 
@@ -504,9 +532,9 @@ step at the lowest and the highest rate point; the verdict under the chart is co
 table.
 """),
     code("""
-rates = cache.rates("tiny")
-sweep = dl.teaching.quant_step_sweep(cache, [image], names=["tiny", "mse"], quant_steps=P.quant_steps,
-                                     rates=[rates[0], rates[-1]], progress=True)
+rates = cache.rates(run.models[0])
+sweep = dl.teaching.quant_step_sweep(cache, [image], names=run.models, quant_steps=P.quant_steps,
+                                     rates=sorted({rates[0], rates[-1]}), progress=True)
 dl.notebook.save_table(sweep, "04_quant_step_sweep.csv")
 sweep.pivot_table(index=["model", "rate", "quant_step"], values=["bytes", "bpp", "psnr", "ms_ssim"]).round(4)"""),
     code("""
@@ -531,9 +559,14 @@ MSE baseline) and with JPEG and WebP (also on a downscaled copy, to reach the sa
 measure real file sizes and quality, draw the curves and
 compute Bjøntegaard deltas. The paper's published DiT-IC curve on Kodak is drawn beside ours as
 **reference data**: different images, different model size, never mixed with our measurements.
-""") + [
+
+On the official tier the curve is the release's own (its rate points, on Kodak where the internet
+is reachable, downloaded once with a progress bar and cached), against JPEG and WebP on the same
+images; the published numbers stay beside it as cited reference.
+""" + TIER_NOTE) + [
     code("""
-P = dl.notebook.params(images=3, image="kite", fast=dict(images=1))
+P = dl.notebook.params(images=3, image="kite", tier="auto", official_checkpoint="", fast=dict(images=1))""" +
+         tier_setup("dict(images=1)") + """
 metrics = dl.teaching.default_metrics()  # PSNR, MS-SSIM, the detail proxy, + LPIPS / DISTS where their weights exist
 print("metrics:", metrics, "| LPIPS / DISTS need torchvision backbone weights (added where they are cached or can be downloaded)")"""),
     md("""
@@ -556,28 +589,30 @@ print("metrics:", metrics, "| LPIPS / DISTS need torchvision backbone weights (a
   (negative = fewer bits).
 """),
     code("""
-results = dl.teaching.rd_table(max_images=P.images, metrics=metrics)
+data, data_name = run.evaluation_folder(P.images)  # tiny: the sample photos; official: Kodak where reachable
+results = run.rd_table(data, data_name, max_images=P.images, metrics=metrics)
 dl.notebook.save_table(results, "05_results.csv")
 points = dl.plots.rate_points(results)
 points.round(4)"""),
     code("""
 fig = dl.viz.rd_with_reference(results, metrics=metrics, dataset="kodak",
-                               title=f"top: measured on {results['image'].nunique()} sample photo(s); bottom: published (reference only)")
+                               title=f"top: {run.name}, measured on {results['image'].nunique()} image(s) ({data_name}); "
+                                     "bottom: published (reference only)")
 dl.viz.save(fig, "05_rd_curves.png")"""),
     code("""
 print(dl.teaching.rd_summary(results, "psnr"))"""),
     md("""
 ## Fine detail at one rate: power spectra
 
-One photo coded at the tiny model's lowest rate point, the MSE baseline at its nearest rate
-point and downscaled WebP at the highest quality that fits the same number of bytes. Left: the
+One photo coded at the lowest rate point of this tier's model, (tiny tier) the MSE baseline at its
+nearest rate point and downscaled WebP at the highest quality that fits the same number of bytes. Left: the
 radially averaged power spectrum of each; right: the share of each frequency a reconstruction
 keeps (the detail ratio averages it over the grey band). The crops below are the most textured
 square of the photo, where detail is lost first.
 """),
     code("""
-photo = dl.notebook.sample_path(P.image)
-recons, matched = dl.perception.matched_reconstructions(photo, results=results)
+photo = run.photo(P.image, data)  # the named sample photo, else the first image of the curves
+recons, matched = dl.perception.matched_reconstructions(photo, learned=run.matching_codecs(), results=results)
 original = dl.load_image(photo)
 fig = dl.viz.power_spectra(dl.perception.spectra_table(original, recons), title=f"{P.image}, about {matched['bpp'].iloc[0]:.3f} bpp")
 dl.viz.save(fig, "05_spectra.png")
@@ -598,7 +633,7 @@ the value is missing rather than extrapolated. The verdicts below compare at equ
 which needs only overlapping rates.
 """),
     code("""
-bd = dl.teaching.bd_rate_table(results, anchor=["mse", "webp-ds"], metrics=metrics)
+bd = dl.teaching.bd_rate_table(results, anchor=run.anchors, metrics=metrics)
 dl.notebook.save_table(bd, "05_bd_rate.csv")
 bd.round(2)"""),
     md("""
@@ -631,7 +666,7 @@ table where their weights exist). Each comparison is made at equal rate, per ima
 against the spread between images (`rule` column); the table below says what this run found.
 """),
     code("""
-verdicts = dl.claims.rd_claims(results)
+verdicts = dl.claims.rd_claims(results, test=run.models[0])
 dl.claims.show(verdicts)"""),
 ]
 
@@ -641,12 +676,17 @@ Two more mechanisms, the paper says, make one step work. **Self-distillation** (
 3.3) pulls the one-step output toward where the frozen encoder puts the original image. **Latent-conditioned
 guidance** (section 3.4) replaces the DiT's text prompt by tokens projected from the decoded
 code, trained to agree with caption embeddings; no text is needed to decode. We measure both on
-the shipped model.
-""") + [
+the shipped model, or on the release.
+
+The release's latent condition lives in SANA's caption space (Gemma-2, 2304 values per token);
+the captions here are embedded in the tiny model's space (all-MiniLM-L6-v2, 384), so on the
+official tier the retrieval test is not measured and the matrix compares the images' conditions.
+""" + TIER_NOTE) + [
     code("""
-P = dl.notebook.params(image="balloons", rate=0, images=3)
-codec = dl.load("tiny", rate=P.rate, device=device)
-images = {p.stem: dl.load_image(p) for p in dl.notebook.sample_paths()[:P.images]}
+P = dl.notebook.params(image="balloons", rate=0, images=3, tier="auto", official_checkpoint="")""" +
+         tier_setup("dict(images=1)") + """
+codec = run.load(P.rate)
+images = run.images(P.images, include=P.image)
 print(dl.teaching.describe_codec(codec))"""),
     md("""
 ## Self-distillation
@@ -704,10 +744,10 @@ all-MiniLM-L6-v2 (cached next to them, no download).
 captions = dl.teaching.sample_captions()
 caption_by_image = {name.removesuffix(".png"): text for name, text in zip(captions["file"], captions["caption"])}
 retrieval, similarity, accuracy = dl.teaching.retrieval_table(codec, images, caption_by_image)
-print(f"retrieval accuracy {accuracy:.2f} over {len(images)} images (chance {1 / len(images):.2f})")
+print(retrieval.attrs["note"])
 retrieval.round(3)"""),
     code("""
-fig = dl.viz.similarity_matrix(similarity, list(images), list(images), title="cos(latent condition, caption embedding)")
+fig = dl.viz.similarity_matrix(similarity, list(images), list(images), title=retrieval.attrs["similarity"])
 dl.viz.save(fig, "06_alignment.png")"""),
     md("""
 ### Reconstruction with the latent condition vs an empty one
@@ -744,18 +784,21 @@ The official release is a 1.05 B-parameter model (SANA-600M DiT, DC-AE f32c32) w
 on the Hugging Face hub. On a GPU with internet (e.g. Colab with a GPU runtime) this notebook
 loads a released checkpoint through the kit's official tier, codes a few Kodak images, compares
 them with the published curve of the checkpoint's own configuration and times large decodes.
-With a checkpoint already on disk it does the same on a CPU, at smaller decode sizes. Without
-one it says what it would do and runs **the same cells** on the tiny model, downloading nothing.
+With a checkpoint already on disk it does the same on a CPU, on small crops and decode sizes.
+Without one it says why and runs **the same cells** on the tiny model, downloading nothing.
+""" + TIER_NOTE + """
+Here `"auto"` also runs the release on a CPU when a checkpoint is already on disk; with several
+checkpoints this notebook uses the first (choose with `official_checkpoint`).
 """) + [
     code("""
 P = dl.notebook.params(images=3, sizes=[[1024, 1024], [2048, 2048]], dtype=dl.notebook.official_dtype(device),
-                       checkpoint="",  # "" = first cached file; or a file name ("q2_merge_ema.pt"), a path, owner/repo/file
+                       tier="auto", official_checkpoint="",  # "" = the cached q1..q4 files; or names, paths, owner/repo/file
                        rank="",  # published curve to compare with; "" = from the file name (q1..q4: rank 64/128)
                        repeats=3, unet=device.startswith("cuda"),  # timed decodes per size; time a U-Net f8 too
                        fast=dict(images=1, sizes=[[512, 512], [1024, 1024]], repeats=2))
-status = dl.teaching.official_status()  # GPU? hub reachable (skipped under HF_HUB_OFFLINE=1)? cached checkpoints?
-print(dl.teaching.official_plan(status))
-status"""),
+run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device, dtype=P.dtype, cpu_if_cached=True)
+P = run.sized(P, official_cpu=dict(images=1, repeats=1))  # the release on a CPU: less work, small crops
+print(run.describe())"""),
     md("""
 ## Load the model
 
@@ -766,16 +809,18 @@ DC-AE and the DiT run in `P.dtype` on the GPU (bfloat16 on Ampere or newer, floa
 entropy coder sees exact scales.
 """),
     code("""
-codec, tier = dl.teaching.official_or_tiny(status, device=device, dtype=P.dtype, checkpoint=P.checkpoint)
+codec, tier = run.load(0), run.name
 print(f"tier: {tier}" + (f", checkpoint {codec.card.get('checkpoint')}" if tier == "official" else ""))
 print(dl.teaching.describe_codec(codec))"""),
     md("""
 ## Rate points
 
-Real file sizes and quality on Kodak (official tier) or on the sample photos (tiny tier).
+Real file sizes and quality on Kodak (official tier, where it is cached or the internet is
+reachable; on a CPU its center crops) or on the sample photos (tiny tier, or offline).
 """),
     code("""
-paths = dl.teaching.evaluation_images(tier, P.images)
+data, data_name = run.evaluation_folder(P.images)
+paths = run.evaluation_images(P.images, data)
 points = dl.teaching.reproduce_points(codec, paths)
 dl.notebook.save_table(points, f"07_points_{tier}.csv")
 points.round(4)"""),
@@ -789,12 +834,12 @@ published value is a mean over the 24 Kodak images; the comparison says how many
     code("""
 rank = P.rank or dl.reproduce.release_rank(codec.card.get("checkpoint")) or dl.reference.PAPER_MODEL
 mean = points.iloc[-1]
-published = dl.reproduce.published_point(mean["bpp"], rank) if tier == "official" else None
+published, why = run.published_point(mean["bpp"], rank, data_name)  # only the release on whole Kodak images
 used = len(points) - 1
-print(f"{tier}: {mean['bpp']:.4f} bpp, PSNR {mean['psnr']:.2f} dB, mean of {used} image(s)"
+print(f"{tier}: {mean['bpp']:.4f} bpp, PSNR {mean['psnr']:.2f} dB, mean of {used} image(s) ({data_name})"
       + (f"; published {rank} point {int(published['rate_index'])}: {published['bpp']:.4f} bpp, PSNR "
          f"{published['psnr']:.2f} dB, mean of 24 Kodak images" if published is not None
-         else " (tiny tier: a different model on other images, shown next to the published curve only)"))
+         else f" ({why}: shown next to the published curve only)"))
 dl.reference.curve("kodak", rank)"""),
     md("""
 ## Decode time at large sizes
@@ -803,7 +848,7 @@ One-step decoding is what makes large images practical: entropy decoding, one Di
 decoder. The published claims (reference data) are listed after the measurement.
 """),
     code("""
-sizes = dl.reproduce.timing_sizes(tier, device, P.sizes)  # the official model on a CPU: up to 768x512
+sizes = run.timing_sizes(P.sizes)  # the official model on a CPU: one and two crops' worth
 timing = dl.teaching.decode_timing(codec, sizes, repeats=P.repeats, warmup=1)
 dl.notebook.save_table(timing, f"07_timing_{tier}.csv")
 fig = dl.viz.timing_bars(timing, title=f"{tier} model, {timing['device'].iloc[0]}: seconds per decode")
@@ -832,7 +877,7 @@ interval that covers the images not used), and a 2048x2048 decode fits the 16 GB
 laptop GPU. On the tiny tier nothing here is the official model, and the table says so.
 """),
     code("""
-verdicts = dl.claims.official_claims(points, published, tier, rank, timing)
+verdicts = dl.claims.official_claims(points, published, tier, rank, timing, why=why)
 dl.claims.show(verdicts)"""),
 ]
 
@@ -848,25 +893,26 @@ NOTEBOOKS = {
 
 
 # README table: what each notebook shows, its gallery figure, and its wall time at full size on a
-# 2-core CPU (measured with run_notebook, kernel start included, rounded up; the slower of two runs
-# made while a training job held one core) and on a Colab T4 (estimated, not measured).
+# 2-core CPU (tiny tier; measured with run_notebook, kernel start included, rounded up; the slower
+# of two runs made while a training job held one core) and on a Colab T4 (estimated, not measured:
+# the tiny tier, then the official tier with its checkpoint downloads, about 4 GB each).
 README = ROOT / "README.md"
 README_START, README_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 README_ROWS = {
     "01_quickstart": ("compress a photo into a real file, the pipeline with tensor shapes", "01_quickstart.png",
                       "30 s", "< 1 min"),
     "02_variance_and_pseudo_timesteps": ("sigma and pseudo-timestep maps, the global-timestep ablation",
-                                         "02_variance.png", "1 min", "< 1 min"),
-    "03_one_step_vs_multi_step": ("K = 1..20 Euler steps vs the un-adapted base DiT", "03_steps.png",
-                                  "1.5 min", "< 1 min"),
-    "04_bitrate_slider": ("a slider over the rate points (tested without a browser)", "04_bitrate.png",
-                          "1.5 min", "< 1 min"),
+                                         "02_variance.png", "1 min", "< 1 min; official 3 min"),
+    "03_one_step_vs_multi_step": ("K = 1..20 Euler steps vs the un-adapted base DiT (tiny tier)", "03_steps.png",
+                                  "1.5 min", "< 1 min; official 4 min"),
+    "04_bitrate_slider": ("a slider over the rate points and the quantisation step (tested without a browser)",
+                          "04_bitrate.png", "1.5 min", "< 1 min; official 8 min (four checkpoints)"),
     "05_rate_perception_curves": ("our curves and BD-rates; the paper's Kodak curve as cited reference",
-                                  "05_rd_curves.png", "3 min", "2 min"),
+                                  "05_rd_curves.png", "3 min", "2 min; official 12 min (four checkpoints, Kodak)"),
     "06_alignment_mechanisms": ("self-distillation cosine and latent-condition retrieval", "06_alignment.png",
-                                "40 s", "< 1 min"),
-    "07_official_dit_ic": ("the official release on a GPU (runs on the tiny model offline)", "07_official.png",
-                           "1 min (tiny tier)", "10 min (official tier, with the ~4 GB download)"),
+                                "40 s", "< 1 min; official 3 min"),
+    "07_official_dit_ic": ("the official release: Kodak points, decode time at large sizes", "07_official.png",
+                           "1 min", "< 1 min; official 10 min"),
 }
 
 
@@ -893,7 +939,8 @@ def build(name: str, cells: list[tuple[str, str]], repo: Repo = Repo()) -> nbfor
 def readme_table(repo: Repo) -> str:
     """The README's notebook table (between the markers), with the same Colab links as the notebooks."""
     slug = repo.github_slug
-    lines = [README_START, f"| notebook |{' Colab |' if slug else ''} CPU, 2 cores | Colab T4 (estimate) | figure |",
+    lines = [README_START, f"| notebook |{' Colab |' if slug else ''} CPU, 2 cores (tiny tier) | "
+             "Colab T4 (estimate): tiny; official tier | figure |",
              f"|---|{'---|' if slug else ''}---|---|---|"]
     for name, (what, figure, cpu, t4) in README_ROWS.items():
         colab = f" {BADGE.format(slug=slug, branch=repo.branch, name=name)} |" if slug else ""

@@ -12,6 +12,7 @@ is importable from ``ditic_lite.teaching`` itself (``dl.teaching.<name>`` in the
 * ``05_rate_perception_curves``: :mod:`.rate_curves`
 * ``06_alignment_mechanisms``: :mod:`.alignment`
 * ``07_official_dit_ic``: :mod:`.official_tier`
+* ``02``-``07``: :mod:`.tier` (which tier runs, the official release or the tiny model, and why)
 
 :mod:`.common` holds the few helpers they share (image forms, the latent grid).
 """
@@ -23,10 +24,7 @@ from .alignment import (
     sample_captions,
 )
 from .common import LATENT_FACTOR
-from .official_tier import (
-    OFFICIAL_FILES_HINT, cached_official_checkpoints, decode_timing, evaluation_images, official_or_tiny,
-    official_plan, official_status, reproduce_points, synthetic_photo,
-)
+from .official_tier import cached_official_checkpoints, decode_timing, reproduce_points, synthetic_photo
 from .quickstart import describe_codec, pipeline_shapes, zoom_box
 from .rate_curves import (
     PERCEPTUAL_WEIGHTS, bd_rate_table, default_metrics, perceptual_metrics, rd_summary, rd_table,
@@ -34,7 +32,13 @@ from .rate_curves import (
 from .slider import (
     QUANT_STEPS, CodecCache, bitrate_slider, quant_step_sweep, quant_step_verdict, slider_table, slider_update,
 )
-from .steps import base_dit_decode, base_dit_sweep, caption_for, compare_steps, one_step_summary, step_sweep
+from .steps import (
+    base_dit_decode, base_dit_sweep, caption_for, compare_steps, has_base_dit, one_step_summary, step_sweep,
+)
+from .tier import (
+    CPU_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep, Tier, choose_tier,
+    release_checkpoints,
+)
 from .variance import (
     correlations, latent_map, sigma_texture_table, texture_correlations, texture_map, timestep_ablation,
 )
@@ -46,7 +50,8 @@ __all__ = [
     "LATENT_FACTOR", "correlations", "latent_map", "sigma_texture_table", "texture_correlations",
     "texture_map", "timestep_ablation",
     # 03
-    "base_dit_decode", "base_dit_sweep", "caption_for", "compare_steps", "one_step_summary", "step_sweep",
+    "base_dit_decode", "base_dit_sweep", "caption_for", "compare_steps", "has_base_dit", "one_step_summary",
+    "step_sweep",
     # 04
     "QUANT_STEPS", "CodecCache", "bitrate_slider", "quant_step_sweep", "quant_step_verdict", "slider_table",
     "slider_update",
@@ -57,6 +62,8 @@ __all__ = [
     "condition_ablation", "decode_with_tokens", "distillation_table", "encoder_latent", "retrieval_table",
     "sample_captions",
     # 07
-    "OFFICIAL_FILES_HINT", "cached_official_checkpoints", "decode_timing", "evaluation_images",
-    "official_or_tiny", "official_plan", "official_status", "reproduce_points", "synthetic_photo",
+    "cached_official_checkpoints", "decode_timing", "reproduce_points", "synthetic_photo",
+    # 02-07: the tier
+    "CPU_SIDE", "RELEASE_FILES", "SINGLE_FILE_QUANT_STEPS", "TIER_CHOICES", "AtQuantStep", "Tier", "choose_tier",
+    "release_checkpoints",
 ]
