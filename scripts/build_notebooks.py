@@ -656,7 +656,7 @@ the result logs of the official release). They are what the official model reach
 SANA-600M DiT on Kodak; the kit's tiny model on a few photos is a different experiment.
 """),
     code("""
-dl.reference.curve("kodak")"""),
+dl.reference.curve("kodak", run.reference_model)  # the tiny tier: the paper's model; the release's q1..q4: its update"""),
     md("""
 ## Verdicts
 

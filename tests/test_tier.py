@@ -50,6 +50,8 @@ def test_official_on_a_cpu_uses_the_given_file_at_crop_size(ckpt):
     assert run.side == teaching.CPU_SIDE and run.dtype == "fp32" and run.models == ["official"]
     text = run.describe()
     assert "on the CPU" in text and "q1_merge_ema.pt" in text and "cited" in text and "one checkpoint" in text
+    assert run.reference_model == dl.reference.UPDATED_MODEL  # a q1..q4 file: the release update's curve
+    assert teaching.choose_tier("tiny").reference_model == dl.reference.PAPER_MODEL
     auto07 = teaching.choose_tier("auto", str(ckpt), device="cpu", cpu_if_cached=True)
     assert auto07.name == "official" and "on disk" in auto07.reason
 

@@ -141,12 +141,15 @@ class AtQuantStep:
 
     @property
     def name(self) -> str:
+        """The wrapped codec's name (one curve per model)."""
         return self.codec.name
 
     def compress(self, image: ImageLike) -> bytes:
+        """The wrapped codec's bytes at this quantisation step."""
         return self.codec.compress(image, quant_step=self.quant_step)
 
     def decompress(self, data: bytes, steps: int = 1) -> Image.Image:
+        """The wrapped codec's decode (the file records the step)."""
         return self.codec.decompress(data, steps=steps)
 
 
@@ -170,6 +173,7 @@ class Tier:
 
     @property
     def official(self) -> bool:
+        """Whether this run is the released model."""
         return self.name == "official"
 
     @property
@@ -184,6 +188,15 @@ class Tier:
     def models(self) -> list[str]:
         """The learned codecs of this tier's comparisons: ``tiny`` and its ``mse`` baseline, or ``official``."""
         return ["official"] if self.official else ["tiny", "mse"]
+
+    @property
+    def reference_model(self) -> str:
+        """The published configuration to show beside this tier's numbers: the release update
+        (rank 64/128) for its ``q1``..``q4`` files, else the paper's model (``dl.reference``)."""
+        from ..reference import PAPER_MODEL
+        from ..reproduce import release_rank
+
+        return (release_rank(self.checkpoints[0]) if self.official and self.checkpoints else None) or PAPER_MODEL
 
     @property
     def anchors(self) -> list[str]:
