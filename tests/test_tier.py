@@ -175,3 +175,17 @@ def test_a_failed_checkpoint_download_is_one_clear_line(monkeypatch):
         run.load(0)
     message = str(err.value)
     assert "\n" not in message and "cannot get 'q2_merge_ema.pt'" in message and "tier='tiny'" in message
+
+
+def test_loaded_release_tiles_only_above_2048_px(random_codec, monkeypatch, ckpt):
+    import copy
+
+    codec = copy.deepcopy(random_codec)
+    image = Image.fromarray((np.indices((96, 128)).sum(0) % 256).astype(np.uint8)[..., None].repeat(3, -1))
+    data = codec.compress(image)
+    before = np.asarray(codec.decompress(data))
+    monkeypatch.setattr(dl.official, "load_codec", lambda checkpoint, device="cpu", dtype=None: codec)
+    loaded = teaching.choose_tier("official", str(ckpt), device="cpu").load(0)
+    vae = loaded.model.vae
+    assert vae.use_tiling and vae.tile_sample_min_height == vae.tile_sample_min_width == teaching.tier.TILE_ABOVE
+    assert np.array_equal(np.asarray(loaded.decompress(data)), before)  # below the threshold: untiled, same pixels

@@ -380,8 +380,8 @@ class Tier:
             codec = load_codec(checkpoint, device=self.device, dtype=torch_dtype)
         except CheckpointNotFoundError as err:
             raise CheckpointNotFoundError(f"{err} (or run this notebook on the kit's model: tier='tiny')") from None
-        codec.model.enable_tiling(tile_sample_min_height=TILE_ABOVE, tile_sample_min_width=TILE_ABOVE,
-                                  tile_sample_stride_height=TILE_ABOVE - 256, tile_sample_stride_width=TILE_ABOVE - 256)
+        codec.model.vae.enable_tiling(tile_sample_min_height=TILE_ABOVE, tile_sample_min_width=TILE_ABOVE,
+                                      tile_sample_stride_height=TILE_ABOVE - 256, tile_sample_stride_width=TILE_ABOVE - 256)
         print(f"loaded in {time.perf_counter() - tic:.0f} s", flush=True)
         return codec
 
