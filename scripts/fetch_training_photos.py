@@ -33,6 +33,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ditic_lite.data import sha256_file  # noqa: E402  (no torch needed)
+
 EXTRA = ROOT / "data" / "train_extra"
 MAX_SIDE = 1600
 
@@ -116,14 +119,6 @@ def warn(msg: str) -> None:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -403,7 +398,6 @@ def write_manifest_csv(manifest: dict, path: Path = EXTRA / "manifest.csv") -> N
 
 
 def validation_files() -> tuple[str, ...]:
-    sys.path.insert(0, str(ROOT))
     try:
         from ditic_lite.train_data import VALIDATION
     except Exception:  # the package needs torch; the list is what matters here

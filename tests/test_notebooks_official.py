@@ -16,16 +16,14 @@ tests/filled_checkpoint.py FILE``).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
 
 from filled_checkpoint import write_filled_checkpoint
-from test_notebooks import GALLERY, NETWORK_GUARD, NOTEBOOKS, ROOT
+from test_notebooks import GALLERY, NOTEBOOKS, execute_checked, guarded_kernel_env
 
 BUDGET_S = float(os.environ.get("DITIC_OFFICIAL_NOTEBOOK_BUDGET_S", "300"))
 OFFICIAL_NOTEBOOKS = [p for p in NOTEBOOKS if p.stem[:2] in ("02", "03", "04", "05", "06", "07")]
@@ -44,17 +42,10 @@ def filled_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def official_env(tmp_path_factory, filled_checkpoint):
-    guard = tmp_path_factory.mktemp("guard_official")
-    (guard / "sitecustomize.py").write_text(NETWORK_GUARD)
-    out = tmp_path_factory.mktemp("official_outputs")
-    path = os.pathsep.join(p for p in (str(guard), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return out, {
-        "PYTHONPATH": path, "DITIC_FAST": "1", "HF_HUB_OFFLINE": "1", "DITIC_OFFLINE": "1",
-        "DITIC_TIER": "official", "DITIC_OFFICIAL_CHECKPOINT": str(filled_checkpoint),
-        "DITIC_DATA": str(out / "datasets"), "HF_HUB_CACHE": str(out / "hub"),
-        "DITIC_FIGURES": str(out / "figures"), "DITIC_RESULTS": str(out / "results"),
-        "DITIC_NET_LOG": str(out / "network.log"), "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    }
+    out, env = guarded_kernel_env(tmp_path_factory, "guard_official", "official_outputs")
+    env.update({"DITIC_TIER": "official", "DITIC_OFFICIAL_CHECKPOINT": str(filled_checkpoint),
+                "DITIC_DATA": str(out / "datasets"), "HF_HUB_CACHE": str(out / "hub")})
+    return out, env
 
 
 def _text(nb) -> str:
@@ -71,21 +62,9 @@ def _text(nb) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", OFFICIAL_NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_the_official_tier(path, official_env, capsys):
-    from ditic_lite.notebook import run_notebook
-
     out, env = official_env
-    log = Path(env["DITIC_NET_LOG"])
-    log.unlink(missing_ok=True)
-    nb, seconds = run_notebook(path, env=env, timeout=int(BUDGET_S) + 120)
-    with capsys.disabled():
-        print(f"\n{path.stem} (official tier, CPU): executed in {seconds:.1f} s (budget {BUDGET_S:.0f} s)")
-    (out / "timings.jsonl").open("a").write(json.dumps({"notebook": path.stem, "seconds": seconds}) + "\n")
-    nbformat.write(nb, out / path.name)  # the executed notebook, to read when a check fails
-
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    attempts = log.read_text() if log.exists() else ""
-    assert attempts == "", f"{path.name} tried to reach the network offline:\n{attempts}"
+    nb, seconds = execute_checked(path, out, env, timeout=int(BUDGET_S) + 120, budget=BUDGET_S, capsys=capsys,
+                                  label=" (official tier, CPU)")
     text = _text(nb)
     assert "tier: official (asked for (tier='official'), on the CPU" in text, text[:2000]
     assert "tier: tiny" not in text and "model 'tiny'" not in text, f"{path.name} fell back to the tiny model"
