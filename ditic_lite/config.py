@@ -27,6 +27,9 @@ class LatentCodecConfig:
     z_channels: int = 160  # hyperprior z at /256 (160)
     prompt_channels: int = 320  # prompt head output = prompter input (320)
     scale_hidden_channels: int = 192  # width of the log-variance head's upsampler (192)
+    # Kit additions (None / False: the official layout, bit for bit):
+    context_channels: int | None = None  # hidden width of the context model; None: 2 * y (official)
+    channel_steps: bool = False  # a learned quantisation step per y channel and rate point (log_step)
 
 
 @dataclass
@@ -164,12 +167,18 @@ def tiny_config() -> DiTICConfig:
             sample_size=32,
             interpolation_scale=None,  # no positional embedding, as in SANA
         ),
+        # y has 128 channels at /64: as many numbers per 64x64 block as the latent itself (4 x 32), so
+        # the coding space can carry the whole latent (the 48 channels of the first tiny tier capped
+        # it at 20 dB with y nearly exact, issue 20). The context model runs at a fixed width of 96
+        # with 1x1 adapters (layers.ContextAdapter), so its size grows linearly with y, not with y^2;
+        # one model codes every rate point, each with its own learned step per channel.
         codec=LatentCodecConfig(
-            latent_channels=32, aux_channels=64, pre_channels=(32, 16), y_channels=48,
-            z_channels=32, prompt_channels=48, scale_hidden_channels=32,
+            latent_channels=32, aux_channels=64, pre_channels=(64, 32), y_channels=128,
+            z_channels=64, prompt_channels=64, scale_hidden_channels=32,
+            context_channels=96, channel_steps=True,
         ),
         aux=AuxEncoderConfig(N=32, M=64),
-        prompter=PrompterConfig(in_channels=48, embed_dim=384, num_tokens=12, fixed_tokens=8),
+        prompter=PrompterConfig(in_channels=64, embed_dim=384, num_tokens=12, fixed_tokens=8),
         lora=LoraConfigSpec(dit_rank=16, dit_alpha=16, vae_rank=8, vae_alpha=8),
     )
 

@@ -23,6 +23,12 @@ Delta with them (it corrects at most half a bin). Delta < 1 spends more bits for
 Delta > 1 fewer: a rate lever without retraining (the idea of quantisation bin sizes as a rate
 control, Choi et al., ICCV 2019). Delta = 1 is the trained coding, bit for bit.
 
+Kit additions (``LatentCodecConfig``; off in the official layout): ``context_channels`` runs the
+context model at a fixed width with :class:`~ditic_lite.layers.ContextAdapter` (size linear in y),
+and ``channel_steps`` gives y a learned step per channel, ``Delta_c = quant_step * exp(log_step_c)``
+(parameter ``log_step``, one vector per rate point: the rate points of one model differ only
+there, a variable-rate model in the spirit of the gain vectors of Cui et al., CVPR 2021).
+
 ``mean`` is the coarse latent the DiT refines in one step, ``log_scale`` is a log-VARIANCE map
 that sets the pixel-wise noise level of that step (``flow.py``), ``res`` is added after the step
 and ``prompt`` feeds the prompter. Entropy coding is compressai 1.2.8 (``EntropyBottleneck``,
@@ -52,7 +58,7 @@ from .config import LatentCodecConfig
 from .container import MAX_QUANT_STEP_INDEX, quant_step
 from .determinism import deterministic_threads
 from .layers import (
-    Adapter, DepthConvBlock, Downsample, NamedSequential, ResidualBlockUpsample2,
+    Adapter, ContextAdapter, DepthConvBlock, Downsample, NamedSequential, ResidualBlockUpsample2,
     ResidualBlockWithStride2, Upsample, conv,
 )
 
@@ -176,12 +182,22 @@ class LatentCodec(nn.Module):
             DepthConvBlock(z, y), DepthConvBlock(y, y),
         )
         self.aux = _synthesis_head(y, y, lat, 2, "block")
-        self.adapter_in = nn.ModuleList(Adapter(y, 2 * y) for _ in range(4))
-        self.g_c = NamedSequential("block", *(DepthConvBlock(2 * y, 2 * y) for _ in range(3)), conv(2 * y, 2 * y, 1))
-        self.adapter_out = nn.ModuleList(Adapter(2 * y, 2 * y) for _ in range(4))
-        self.LRP = nn.ModuleList(NamedSequential("block", Adapter(2 * y, y)) for _ in range(4))
+        ctx = cfg.context_channels
+        if ctx is None:  # the official context model, at width 2y
+            def adapter(i: int, o: int) -> nn.Module:
+                return Adapter(i, o)
+            ctx = 2 * y
+        else:
+            def adapter(i: int, o: int) -> nn.Module:
+                return ContextAdapter(i, o, cfg.context_channels)
+        self.adapter_in = nn.ModuleList(adapter(y, ctx) for _ in range(4))
+        self.g_c = NamedSequential("block", *(DepthConvBlock(ctx, ctx) for _ in range(3)), conv(ctx, ctx, 1))
+        self.adapter_out = nn.ModuleList(adapter(ctx, 2 * y) for _ in range(4))
+        self.LRP = nn.ModuleList(NamedSequential("block", adapter(2 * y, y)) for _ in range(4))
         self.entropy_bottleneck = EntropyBottleneck(z)
         self.gaussian_conditional = GaussianConditional(None)
+        if cfg.channel_steps:  # log of the quantisation step of each y channel (this rate point's)
+            self.log_step = nn.Parameter(torch.zeros(y))
 
     # ------------------------------------------------------------------ entropy tables
     def update(self, force: bool = False) -> bool:
@@ -218,17 +234,27 @@ class LatentCodec(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------ shared pieces
+    def channel_step(self, quant_step: float, log_step: torch.Tensor | None = None) -> float | torch.Tensor:
+        """The quantisation step of y: ``quant_step`` alone (a float), or with per-channel steps
+        ``quant_step * exp(log_step)`` as a [1, C, 1, 1] tensor (``log_step``: this model's, or a
+        given one while training several rate points)."""
+        step = check_quant_step(quant_step)
+        if not self.config.channel_steps:
+            return step
+        log_step = self.log_step if log_step is None else log_step
+        return (step * torch.exp(log_step)).reshape(1, -1, 1, 1)
+
     def _z_medians(self) -> torch.Tensor:
         return self.entropy_bottleneck.quantiles[:, 0, 1].detach().reshape(1, -1, 1, 1)
 
     def _context_model(
-        self, base: torch.Tensor, code: StepCoder, quant_step: float = 1.0,
+        self, base: torch.Tensor, code: StepCoder, quant_step: float | torch.Tensor = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The four steps of SPEC 4.3; ``code`` turns squeezed (means, scales) into squeezed ``yq``.
 
         Identical for forward, compress and decompress: only ``code`` differs (round the known
-        y, write its symbols, or read them). The residual prediction is scaled by ``quant_step``.
-        Returns ``(y_hat, latent_scales)``.
+        y, write its symbols, or read them). The residual prediction is scaled by ``quant_step``
+        (a float, or per channel: :meth:`channel_step`). Returns ``(y_hat, latent_scales)``.
         """
         c = self.config.y_channels
         masks = context_masks(c, base.shape[-2], base.shape[-1], base.device, base.dtype)
@@ -267,15 +293,17 @@ class LatentCodec(nn.Module):
             raise ValueError(f"latent2 must have shape {expected}, got {tuple(latent2.shape)}")
 
     # ------------------------------------------------------------------ forward
-    def forward(self, latent: torch.Tensor, latent2: torch.Tensor, quant_step: float = 1.0) -> dict:
+    def forward(self, latent: torch.Tensor, latent2: torch.Tensor, quant_step: float = 1.0,
+                log_step: torch.Tensor | None = None) -> dict:
         """Codec pass without bitstream: outputs, ``y`` and likelihoods (SPEC 4.3-4.5, 11).
 
         Eval mode rounds exactly as compress/decompress do, and its outputs are bit-identical to
         :meth:`decompress` whatever the thread counts. Train mode uses additive uniform noise
-        for the likelihoods and straight-through rounding for the values.
+        for the likelihoods and straight-through rounding for the values. ``log_step`` replaces
+        the model's per-channel steps (training several rate points; ``channel_steps`` only).
         """
         self._check_inputs(latent, latent2)
-        step = check_quant_step(quant_step)
+        step = self.channel_step(quant_step, log_step)
         training = self.training
         y = self.g_a(latent, latent2)
         z = self.h_a(y)
@@ -290,13 +318,16 @@ class LatentCodec(nn.Module):
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
             nonlocal y_likelihoods
             y_sq = squeeze(y, mask)
-            if step == 1.0:  # the trained coding, float for float
+            if _is_unit(step):  # the trained coding, float for float
                 yq, likelihood = self.gaussian_conditional(y_sq, sc, means=mu, training=training)
             else:  # likelihood of a bin of width Delta = that of a unit bin in units of Delta
-                yq, likelihood = self.gaussian_conditional((y_sq - mu) / step, sc / step, training=training)
-                yq = yq * step + mu
-            if training:
-                yq = ste_round((y_sq - mu) / step) * step + mu
+                delta = _squeezed_step(step, mask)
+                yq, likelihood = self.gaussian_conditional((y_sq - mu) / delta, sc / delta, training=training)
+                yq = yq * delta + mu
+                if training:
+                    yq = ste_round((y_sq - mu) / delta) * delta + mu
+            if training and _is_unit(step):
+                yq = ste_round(y_sq - mu) + mu
             y_likelihoods = y_likelihoods + unsqueeze(likelihood, mask)
             return yq
 
@@ -316,7 +347,7 @@ class LatentCodec(nn.Module):
         given the same ``quant_step``.
         """
         self._check_inputs(latent, latent2)
-        step = check_quant_step(quant_step)
+        step = self.channel_step(quant_step)
         if latent.shape[0] != 1:
             raise ValueError(f"compress codes one image at a time, got a batch of {latent.shape[0]}")
         y = self.g_a(latent, latent2)
@@ -329,10 +360,11 @@ class LatentCodec(nn.Module):
         indexes: list[int] = []
 
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
-            q = gc.quantize((squeeze(y, mask) - mu) / step, "symbols")
+            delta = _squeezed_step(step, mask)
+            q = gc.quantize((squeeze(y, mask) - mu) / delta, "symbols")
             symbols.extend(q.reshape(-1).tolist())
-            indexes.extend(gc.build_indexes(sc / step).reshape(-1).tolist())
-            return self._dequantize(q, mu, step)
+            indexes.extend(gc.build_indexes(sc / delta).reshape(-1).tolist())
+            return self._dequantize(q, mu, delta)
 
         with deterministic_threads():
             self._context_model(self.h_s(z_hat), code, step)
@@ -350,7 +382,7 @@ class LatentCodec(nn.Module):
         than crashing (the rANS decoder reads a zero-padded copy, see :func:`_guarded`).
         """
         y_string, z_string, (zh, zw) = self._check_strings(strings, shape)
-        step = check_quant_step(quant_step)
+        step = self.channel_step(quant_step)
         gc, device = self.gaussian_conditional, self.entropy_bottleneck.quantiles.device
         z_string = _guarded(z_string, self.config.z_channels * zh * zw)
         z_hat = self.entropy_bottleneck.decompress([z_string], (zh, zw)).to(device)
@@ -359,18 +391,19 @@ class LatentCodec(nn.Module):
         cdf, cdf_lengths, offsets = self._gaussian_tables()
 
         def code(mask: torch.Tensor, mu: torch.Tensor, sc: torch.Tensor) -> torch.Tensor:
-            indexes = gc.build_indexes(sc / step).reshape(-1).tolist()
+            delta = _squeezed_step(step, mask)
+            indexes = gc.build_indexes(sc / delta).reshape(-1).tolist()
             values = decoder.decode_stream(indexes, cdf, cdf_lengths, offsets)
             q = torch.tensor(values, dtype=torch.int32, device=mu.device).reshape(mu.shape)
-            return self._dequantize(q, mu, step)
+            return self._dequantize(q, mu, delta)
 
         with deterministic_threads():
             y_hat, latent_scales = self._context_model(self.h_s(z_hat), code, step)
             return self._heads(y_hat, latent_scales)
 
-    def _dequantize(self, symbols: torch.Tensor, mu: torch.Tensor, step: float) -> torch.Tensor:
+    def _dequantize(self, symbols: torch.Tensor, mu: torch.Tensor, step: float | torch.Tensor) -> torch.Tensor:
         """Integer symbols -> y values: ``symbols * Delta + mu`` (compressai's at Delta = 1)."""
-        if step == 1.0:
+        if _is_unit(step):
             return self.gaussian_conditional.dequantize(symbols, mu)
         return symbols.to(mu.dtype) * step + mu
 
@@ -401,6 +434,18 @@ class LatentCodec(nn.Module):
                 f"{self.max_latent_positions} positions (codec.max_latent_positions)"
             )
         return bytes(strings[0][0]), bytes(strings[1][0]), (zh, zw)
+
+
+def _is_unit(step: float | torch.Tensor) -> bool:
+    """Whether ``step`` is the plain unit step (a float 1), coded exactly as trained without steps."""
+    return not torch.is_tensor(step) and step == 1.0
+
+
+def _squeezed_step(step: float | torch.Tensor, mask: torch.Tensor) -> float | torch.Tensor:
+    """The step at the squeezed positions of ``mask``: a float as it is, per-channel steps squeezed."""
+    if not torch.is_tensor(step):
+        return step
+    return squeeze(step.expand(1, -1, *mask.shape[-2:]), mask)
 
 
 def _guarded(string: bytes, n_symbols: int) -> bytes:

@@ -16,7 +16,7 @@ from compressai.layers import AttentionBlock
 
 __all__ = [
     "AttentionBlock", "wsilu", "WSiLU", "WSiLUChunkAdd", "DepthConvBlock", "Downsample", "Upsample",
-    "SubpelConv2x", "ResidualBlockWithStride2", "ResidualBlockUpsample2", "Adapter",
+    "SubpelConv2x", "ResidualBlockWithStride2", "ResidualBlockUpsample2", "Adapter", "ContextAdapter",
     "ResidualBottleneck", "NamedSequential", "conv",
 ]
 
@@ -139,6 +139,23 @@ class Adapter(nn.Module):
         mid = (in_ch + out_ch) // 2
         self.branch1 = nn.Sequential(
             conv(in_ch, mid), nn.GELU(), conv(mid, mid), nn.GELU(), conv(mid, out_ch),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branch1(x)
+
+
+class ContextAdapter(nn.Module):
+    """The kit's lighter :class:`Adapter`: 1x1 in -> width, 3x3 at width, 1x1 width -> out (key ``branch1``).
+
+    Its size grows linearly with ``in_ch`` and ``out_ch`` (``Adapter``'s grows with their square),
+    so a wider y does not blow up the context model (``LatentCodecConfig.context_channels``).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, width: int) -> None:
+        super().__init__()
+        self.branch1 = nn.Sequential(
+            conv(in_ch, width, 1), nn.GELU(), conv(width, width), nn.GELU(), conv(width, out_ch, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

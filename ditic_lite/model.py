@@ -171,17 +171,19 @@ class DiTIC(nn.Module):
             timings["decoder"] = _clock(out["image"]) - tic
         return {**out, "timings": timings}
 
-    def forward(self, x01: torch.Tensor, steps: int = 1, decode: bool = True) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x01: torch.Tensor | None = None, steps: int = 1, decode: bool = True, *,
+        latents: tuple[torch.Tensor, torch.Tensor] | None = None, log_step: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Training/analysis pass without entropy coding: likelihoods, latents and the image.
 
-        ``decode=False`` stops after the latent codec (no DiT step, no image): the codec
-        warm-up stage trains on these outputs in latent space.
+        ``latents`` (``latent``, ``latent2``) replaces the encoder: the stages that train on the
+        latent cache pass them, with ``decode=False`` (the decoded latent ``y_hat``, no image).
+        ``log_step`` replaces the codec's per-channel steps (training several rate points).
         """
-        latent, latent2 = self.encode_latents(x01)
-        codec_out = self.codec(latent, latent2)
-        if not decode:
-            return {**codec_out, "latent": latent}
-        out = self.reconstruct(codec_out, steps=steps)
+        latent, latent2 = self.encode_latents(x01) if latents is None else latents
+        codec_out = self.codec(latent, latent2, log_step=log_step)
+        out = self.reconstruct(codec_out, steps=steps, decode=decode)
         out.update(likelihoods=codec_out["likelihoods"], latent=latent, mean=codec_out["mean"])
         return out
 

@@ -1,8 +1,8 @@
 """The recipe behind the shipped tiny checkpoints: every stage in order, then the export.
 
 ``ditic-lite train all`` (:func:`ditic_lite.train.train_all`) runs, in order and resumably (rerun
-the same command after a stop): autoencoder -> base DiT -> codec warm-up in latent space -> DiT-IC
-stage 1 (lambda_base) -> stage 2 per rate point -> MSE baseline per rate point -> export to
+the same command after a stop): autoencoder -> latent cache (the encoder frozen for good) -> base
+DiT -> DiT-IC codec (every rate point, latent space) -> MSE baseline (the same) -> export to
 ``ditic_lite/checkpoints`` with cards that hold the validation-set measurements
 (:func:`ditic_lite.shipping.export`). The settings of each stage are in
 :mod:`ditic_lite.train_config`.
@@ -19,27 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from .shipping import export, hardware, seed_runs
-from .train import train
-from .train_config import RATE_LAMBDAS, TrainArgs
+from .train import make_cache, train
+from .train_config import TrainArgs
 
 # One time-boxed continuation run on one GPU: (stage, share of the minutes, settings). The shares
 # follow the CPU recipe (scripts/train_shipped.sh); batches and crops are larger, ae and dit in bf16.
+# "cache" is no training stage: it encodes the photos with the frozen encoder (a minute or so).
 GPU_PLAN: list[tuple[str, float, dict[str, Any]]] = [
-    ("ae", 0.30, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
+    ("ae", 0.20, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
+    ("cache", 0.0, {}),
     ("dit", 0.08, dict(batch_size=64, bf16=True)),
-    ("warmup", 0.14, dict(batch_size=32)),
-    ("stage1", 0.20, dict(batch_size=16)),
-    *[("stage2", 0.04, dict(batch_size=16, rate_id=i, lmbda=lam)) for i, lam in enumerate(RATE_LAMBDAS)],
-    *[("mse", 0.03, dict(batch_size=16, rate_id=i, lmbda=lam)) for i, lam in enumerate(RATE_LAMBDAS)],
+    ("codec", 0.42, dict(batch_size=32, crop=24)),
+    ("mse", 0.30, dict(batch_size=32, crop=24)),
 ]
+# a toy run checks the recipe on a CPU in minutes: batch 1, the smallest crops each stage accepts
+TOY_SETTINGS = {"ae": dict(batch_size=1, crop=64), "latent": dict(batch_size=1, crop=8)}
 
 
 def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Path, minutes: float,
-             step_cap: int | None = None, **overrides: Any) -> list[dict[str, Any]]:
+             step_cap: int | None = None, toy: bool = False) -> list[dict[str, Any]]:
     """Continue every stage of ``plan`` from the shipped checkpoints in one process.
 
     Each stage gets ``share * minutes`` of wall time (``step_cap`` more steps at most, for toy
-    runs); ``overrides`` replace settings of every stage (tests: tiny batches and crops).
+    runs); ``toy`` replaces batches and crops by :data:`TOY_SETTINGS` (tests).
     """
     seed_runs(runs)
     bundled = data / "captions.safetensors"  # caption embeddings computed elsewhere (scripts/gpu_bundle.py)
@@ -47,26 +49,31 @@ def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Pa
         (runs / "captions.safetensors").write_bytes(bundled.read_bytes())
     summaries = []
     for stage, share, settings in plan:
-        args = TrainArgs.for_stage(stage, data=data, runs=runs, max_minutes=share * minutes,
-                                   **{**settings, **overrides})
-        done = json.loads((args.run_dir / "progress.json").read_text())["step"]
+        if stage == "cache":
+            make_cache(runs, data)
+            continue
+        if toy:
+            settings = {**settings, **TOY_SETTINGS["ae" if stage == "ae" else "latent"]}
+        args = TrainArgs.for_stage(stage, data=data, runs=runs, max_minutes=share * minutes, **settings)
+        progress = args.run_dir / "progress.json"
+        done = json.loads(progress.read_text())["step"] if progress.exists() else 0
         args.steps = done + step_cap if step_cap is not None else 10**9
         summaries.append(train(args))
     return summaries
 
 
 def train_gpu(out: Path, data: Path, minutes: float = 5.0, step_cap: int | None = None,
-              **overrides: Any) -> dict[str, Any]:
+              toy: bool = False) -> dict[str, Any]:
     """The GPU recipe (``scripts/train_gpu.sh``): continue, export with cards, write a summary."""
     tic = time.time()
     runs = out / "runs"
-    summaries = run_plan(GPU_PLAN, runs, data, minutes, step_cap, **overrides)
+    summaries = run_plan(GPU_PLAN, runs, data, minutes, step_cap, toy)
     train_minutes = (time.time() - tic) / 60
     cards = export(runs, out=out / "checkpoints", data=data)
     summary = {"hardware": hardware(), "plan_minutes": minutes, "train_minutes": train_minutes,
                "total_minutes": (time.time() - tic) / 60,
                "stages": [{k: s[k] for k in ("stage", "steps", "minutes_this_run", "final_losses")}
-                          | {"rate_id": s["args"]["rate_id"]} for s in summaries],
+                          for s in summaries],
                "validation": [{"model": c["model"], "rate": c["rate"], **c.get("validation", {})} for c in cards]}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -81,6 +88,5 @@ if __name__ == "__main__":  # python -m ditic_lite.recipe gpu OUT DATA [--minute
     parser.add_argument("--step-cap", type=int, default=None, help="at most this many steps per stage (toy runs)")
     parser.add_argument("--toy", action="store_true", help="batch 1, small crops: check the recipe on a CPU")
     args = parser.parse_args()
-    toy = dict(batch_size=1, crop=256) if args.toy else {}
-    result = train_gpu(args.out, args.data, args.minutes, args.step_cap, **toy)
+    result = train_gpu(args.out, args.data, args.minutes, args.step_cap, args.toy)
     print(json.dumps({k: result[k] for k in ("hardware", "train_minutes", "total_minutes", "validation")}, indent=1))

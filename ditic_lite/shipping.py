@@ -66,92 +66,139 @@ def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]
             "images": len(rows), "note": "means over the validation set, 768x512 crops, real file sizes"}
 
 
+CODEC_RUNS = (("tiny", "codec", True), ("mse", "mse", False))  # model name, its stage, DiT step
+
+
+def _encoder_file_digest(runs: Path) -> str | None:
+    index = runs / "cache" / "index.json"
+    return json.loads(index.read_text())["encoder_sha256"] if index.exists() else None
+
+
 def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     """Copy the shipped checkpoints into ``runs`` as finished stages, so training continues from them.
 
     Each stage gets ``model.safetensors`` (float32 model state), ``progress.json`` (steps and
     minutes done, from its card) and ``summary.json`` (the card's record of it); a stage already
-    in ``runs`` is left alone. The shipped files hold no stage 1 alone: it is seeded from the
-    highest rate point (stage 2 at stage 1's lambda), whose codec stage 1 would continue from.
-    Returns the stages written.
+    in ``runs`` is left alone. The frozen encoder goes to ``runs/cache/encoder.safetensors``
+    (``train cache`` then encodes the photos with it), and each codec's shared file and rate
+    steps to its stage. Checkpoints of the first tiny tiers (no per-channel steps) seed only the
+    autoencoder and the base DiT: their codecs cannot be continued by the latent-space stages, and
+    ``runs/config.json`` then takes the tiny preset's codec. Returns the stages written.
     """
+    from .config import tiny_config
+
     checkpoints = checkpoints or zoo.CHECKPOINT_DIR
     tiny = checkpoints / "tiny"
-    config = DiTICConfig.load(tiny / "config.json")
-    base = base_card = shared = None
-
-    def model_state(rate_file: Path | None, use_dit: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        nonlocal base, base_card, shared
-        if base is None:  # read only when a stage needs seeding
-            base, base_card = load_weights(tiny / "base.safetensors")
-            shared, _ = load_weights(tiny / "shared.safetensors")
-        rate, card = load_weights(rate_file) if rate_file else ({}, base_card)
-        model = zoo.assemble(config, base, {**shared, **rate} if rate_file else None, use_dit=use_dit)
-        return {k: v for k, v in model.state_dict().items() if not is_entropy_table(k)}, card
-
-    top = tiny / f"rate{max(zoo.available_rates('tiny', checkpoints))}.safetensors"
-    plan = {"ae": (None, True, "ae"), "dit": (None, True, "dit"), "warmup": (top, True, "warmup"),
-            "stage1": (top, True, "stage1")}
-    for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
-        for rate in zoo.available_rates(name, checkpoints):
-            plan[f"{stage}_r{rate}"] = (checkpoints / name / f"rate{rate}.safetensors", use_dit, f"{stage}_r{rate}")
+    shipped = DiTICConfig.load(tiny / "config.json")
+    current = shipped.codec.channel_steps
+    config = shipped if current else DiTICConfig.from_dict({**tiny_config().to_dict(), "vae": shipped.vae,
+                                                            "dit": shipped.dit})
     runs.mkdir(parents=True, exist_ok=True)
     if not (runs / "config.json").exists():
         config.save(runs / "config.json")
+    base, base_card = load_weights(tiny / "base.safetensors")
     written = []
-    for stage, (rate_file, use_dit, card_key) in plan.items():
+
+    def write_stage(stage: str, state: dict[str, torch.Tensor], record: dict[str, Any], source: Path) -> None:
         folder = runs / stage
-        if run_weights(runs, stage).exists():
-            continue
-        state, card = model_state(rate_file, use_dit)
-        record = dict(card["stages"].get(card_key) or {})
+        record = dict(record)
         record.setdefault("runs", [{"from_step": 0, "to_step": record.get("steps", 0),
                                     "minutes": record.get("minutes_total", 0.0),
-                                    "hardware": record.get("hardware", card.get("hardware"))}])
+                                    "hardware": record.get("hardware", base_card.get("hardware"))}])
         folder.mkdir(parents=True, exist_ok=True)
         write_safetensors(state, run_weights(runs, stage))
         (folder / "summary.json").write_text(json.dumps(record, indent=1))
         (folder / "progress.json").write_text(json.dumps(
             {"step": record.get("steps", 0), "minutes": record.get("minutes_total", 0.0), "history": [],
-             "runs": record["runs"], "seeded_from": str(rate_file or tiny / "base.safetensors")}))
+             "runs": record["runs"], "seeded_from": str(source)}))
         written.append(stage)
+
+    def full_state(model: DiTIC) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in model.state_dict().items() if not is_entropy_table(k)}
+
+    base_model = DiTIC(config)
+    load_into(base_model, {k: v for k, v in base.items() if k.startswith(("vae.", "DiT."))
+                           or (current and k.startswith("aux_codec."))}, required=())
+    for stage in ("ae", "dit"):
+        if not run_weights(runs, stage).exists():
+            write_stage(stage, full_state(base_model), base_card["stages"].get(stage) or {}, tiny / "base.safetensors")
+    encoder = runs / "cache" / "encoder.safetensors"
+    if current and not encoder.exists():
+        from .latent_cache import encoder_state
+        encoder.parent.mkdir(parents=True, exist_ok=True)
+        write_safetensors(encoder_state(base_model), encoder)
+    if not current:
+        return written
+    for name, stage, use_dit in CODEC_RUNS:
+        if run_weights(runs, stage).exists() or not (checkpoints / name / "shared.safetensors").exists():
+            continue
+        shared, card = load_weights(checkpoints / name / "shared.safetensors")
+        rates = zoo.available_rates(name, checkpoints)
+        steps = torch.stack([load_weights(checkpoints / name / f"rate{r}.safetensors")[0]["codec.log_step"]
+                             for r in rates]).float()
+        model = zoo.assemble(config, base, {**shared, "codec.log_step": steps[0]}, use_dit=use_dit)
+        write_stage(stage, full_state(model), card["stages"].get(stage) or {}, checkpoints / name / "shared.safetensors")
+        write_safetensors({"rate_log_steps": steps}, runs / stage / "stage.safetensors")
     return written
 
 
 def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None) -> list[dict[str, Any]]:
-    """Write base, shared and every finished rate point of ``runs`` into ``out`` with cards."""
+    """Write base, and each trained codec's shared file and rate points, from ``runs`` into ``out``.
+
+    The cards hold the training record of each stage, the frozen encoder's digest and, where the
+    held-out photos are found in ``data``, the validation-set measurements of every rate point
+    (real file bytes), measured through the real load path.
+    """
+    from .latent_cache import read_index
+
     summaries = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/summary.json")}
-    stage1 = model_from_run(runs, run_weights(runs, "stage1"), use_dit=True)
-    base = zoo.base_state(stage1)
-    # the autoencoder and the base DiT come from their own stages (frozen in stage 1, maybe trained further)
+    config = run_config(runs)
+    if not config.codec.channel_steps:
+        raise ValueError("export writes codecs with per-channel steps (the latent-space stages)")
+    index = read_index(runs / "cache")
+    trained = [(name, stage, use_dit) for name, stage, use_dit in CODEC_RUNS if run_weights(runs, stage).exists()]
+    if not trained:
+        raise FileNotFoundError(f"no trained codec in {runs} (codec, mse): train them first")
+    first = model_from_run(runs, run_weights(runs, trained[0][1]), use_dit=trained[0][2])
+    base = zoo.base_state(first)
+    # the autoencoder and the base DiT come from their own stages (the decoder may have trained
+    # further), the encoder and the auxiliary encoder from the latent cache (frozen for good)
     for stage, prefix in (("ae", "vae."), ("dit", "DiT.")):
         if run_weights(runs, stage).exists():
             own = read_safetensors(run_weights(runs, stage))
             base.update({k: v for k, v in own.items() if k.startswith(prefix) and k in base})
-    common = {"training_data": "ditic-lite training photos (72 photos: Wikimedia Commons + Debian wallpapers), "
-                               f"{len(VALIDATION)} held out", "validation_images": list(VALIDATION),
-              "hardware": hardware()}
+    base.update(read_safetensors(runs / "cache" / "encoder.safetensors"))
+    common = {"training_data": f"ditic-lite training photos ({index['photos']} photos: Wikimedia Commons, "
+                               f"Debian wallpapers and more, see data/train_extra), {len(VALIDATION)} held out",
+              "validation_images": list(VALIDATION), "hardware": hardware(),
+              "encoder_sha256": index["encoder_sha256"],
+              "latent_cache": {k: index[k] for k in ("photos", "sides")} | {"views": len(index["views"])}}
     (out / "tiny").mkdir(parents=True, exist_ok=True)
-    stage1.config.save(out / "tiny" / "config.json")
+    config.save(out / "tiny" / "config.json")
     base_card = {**common, "part": "base: autoencoder + base DiT + auxiliary encoder",
                  "config_sha256": sha256_file(out / "tiny" / "config.json"),
-                 "stages": {k: summaries.get(k) for k in ("ae", "dit", "warmup", "stage1")}}
+                 "stages": {k: summaries.get(k) for k in ("ae", "dit")}}
     save_weights(base, out / "tiny" / "base.safetensors", base_card)
-    save_weights(zoo.shared_state(stage1), out / "tiny" / "shared.safetensors",
-                 {**common, "part": "context model shared by all rate points",
-                  "stages": {k: summaries.get(k) for k in ("warmup", "stage1")}})
-    validation = validation_images(data) if data is not None else []  # measured only where held out photos exist
     cards = []
-    for name, stage, use_dit in (("tiny", "stage2", True), ("mse", "mse", False)):
-        for run in sorted(runs.glob(f"{stage}_r*")):
-            if not (run / "model.safetensors").exists():
-                continue
-            rate = int(run.name.split("_r")[1])
-            model = model_from_run(runs, run / "model.safetensors", use_dit=use_dit)
-            card = {**common, "model": name, "rate": rate, "lambda": summaries.get(run.name, {}).get("args", {}).get("lmbda"),
-                    "stages": {k: summaries.get(k) for k in ("warmup", "stage1", run.name)}}
-            save_weights(zoo.rate_state(model), out / name / f"rate{rate}.safetensors", card)
+    for name, stage, use_dit in trained:
+        model = model_from_run(runs, run_weights(runs, stage), use_dit=use_dit)
+        steps = read_safetensors(runs / stage / "stage.safetensors")["rate_log_steps"]
+        lambdas = (summaries.get(stage) or {}).get("args", {}).get("lambdas")
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in [*folder.glob("rate*.safetensors"), *folder.glob("rate*.json")]:
+            stale.unlink()
+        save_weights(zoo.shared_state(model), folder / "shared.safetensors",
+                     {**common, "model": name, "part": "latent codec, prompter and LoRA of every rate point",
+                      "stages": {stage: summaries.get(stage)}})
+        for rate, row in enumerate(steps):
+            model.codec.log_step.data.copy_(row)
+            card = {**common, "model": name, "rate": rate, "lambda": lambdas[rate] if lambdas else None,
+                    "part": "the rate point's quantisation step per y channel (codec.log_step)",
+                    "mean_step": float(row.exp().mean()), "stages": {stage: summaries.get(stage)}}
+            save_weights(zoo.rate_state(model), folder / f"rate{rate}.safetensors", card)
             cards.append(card)
+    validation = validation_images(data) if data is not None else []  # measured only where held out photos exist
     if validation:  # measure through the real load path, then record in the cards
         for card in cards:
             codec = zoo.load(card["model"], rate=card["rate"], checkpoints=out)

@@ -1,12 +1,11 @@
 """Training stages of the tiny tier, through ``accelerate`` (CPU, one GPU or several).
 
-    ditic-lite train ae                                # (a) autoencoder (AutoencoderDC, space-to-depth stem)
-    ditic-lite train dit                               # (b) base DiT: caption-conditioned rectified flow on latents
-    ditic-lite train warmup                            # (c0) latent codec alone, in latent space (cheap)
-    ditic-lite train stage1                            # (c) DiT-IC stage 1 at lambda_base, no GAN
-    ditic-lite train stage2 --rate-id 0 --lmbda 4.0    # (d) per-rate fine-tune with adversarial loss
-    ditic-lite train mse --rate-id 0 --lmbda 4.0       # MSE baseline (same codec, no DiT)
-    ditic-lite train all                               # everything above in order, then export
+    ditic-lite train ae       # (a) autoencoder (AutoencoderDC, space-to-depth stem)
+    ditic-lite train cache    # freeze its encoder for good; encode the photos into the latent cache
+    ditic-lite train dit      # (b) base DiT: caption-conditioned rectified flow on cached latents
+    ditic-lite train codec    # (c) DiT-IC: latent codec + prompter + DiT LoRA, every rate point, latent space
+    ditic-lite train mse      # MSE baseline (the same codec, no DiT step), latent space
+    ditic-lite train all      # everything above in order, then export
 
 Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
 stops cleanly at ``--max-minutes`` or on SIGTERM/Ctrl-C (saving first; at most ``--save-minutes``
@@ -20,14 +19,13 @@ bf16 autocast (fp32 master weights); ``--freeze-encoder`` trains only the autoen
 which keeps the latent space, and so every later stage, valid. Several processes: ``torchrun --nproc_per_node 2 -m ditic_lite.train ...``
 on a CPU (gloo), ``accelerate launch --multi_gpu -m ditic_lite.train ...`` on GPUs.
 
-Loss of the DiT-IC stages (paper eq. 9; SPEC section 11):
-``L = lambda * R + D + L_distill + L_cond (+ L_adv)``, ``D = MSE + w * (1 - MS-SSIM)``
-(+ LPIPS/DISTS when their weights are available).
-
-The codec warm-up is the kit's addition for cheap hardware (not in the paper): before stage 1,
-the latent codec and the auxiliary encoder learn ``L = lambda * R + MSE(y_tilde, E(x))`` in the
-autoencoder's latent space, with no DiT and no decoder in the step, so a CPU gets several
-times more codec steps per minute; stage 1 then starts from a codec that already carries the latent.
+Loss of the DiT-IC stage (paper eq. 9; SPEC section 11), in latent space:
+``L = lambda_r * R + MSE(y_hat, E(x)) + L_distill + L_cond`` at a random rate point r each step.
+The paper trains with pixel losses through the decoder; the kit's third tiny tier trains the codec
+stages on latents cached by the frozen encoder (``train cache``, :mod:`ditic_lite.latent_cache`):
+no pixel encoder or decoder runs in a codec step, so a CPU gets several times more image area per
+second, and the latent space never moves under the codec again (issue 20). The decoder can still
+be improved afterwards (``train ae`` with the cache present trains the decoder alone).
 
 This module is the loop (:func:`train`), ``train all`` and the CLI. The settings of each stage are
 in :mod:`~ditic_lite.train_config`, the photos and captions in :mod:`~ditic_lite.train_data`, the
@@ -52,12 +50,17 @@ from accelerate.utils import DistributedDataParallelKwargs
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
-from .checkpoints import write_safetensors
+from .checkpoints import read_safetensors, write_safetensors
 from .determinism import seed_everything
+from .model import DiTIC
 from .shipping import export, hardware, seed_runs
-from .train_config import DEFAULT_DATA, RATE_LAMBDAS, STAGE_DEFAULTS, TrainArgs, run_weights
+from .latent_cache import LatentCropDataset, build_cache, check_cache, model_encoder_digest
+from .train_config import DEFAULT_DATA, STAGE_DEFAULTS, TrainArgs, run_config, run_weights
 from .train_data import VALIDATION, CropDataset, caption_embeddings, load_training_set, validation_images
-from .train_setup import build_model, continue_own_weights, restore_upstream, set_trainable, upstream_weights
+from .train_setup import (
+    build_model, continue_own_weights, frozen_encoder_file, load_stage_weights, restore_upstream, set_trainable,
+    upstream_weights,
+)
 from .train_stages import STAGE_STEPS, make_step, measure_scaling_factor, validate_autoencoder
 
 # names kept importable from here: ditic_lite.train.VALIDATION, .caption_embeddings, .set_trainable, ...
@@ -89,7 +92,10 @@ class StopRequest:
 def train(args: TrainArgs) -> dict[str, Any]:
     """Run one stage; returns the summary that goes into the model cards."""
     if args.stage not in STAGE_DEFAULTS:
-        raise ValueError(f"unknown stage '{args.stage}'; choose from {sorted(STAGE_DEFAULTS)} or all")
+        raise ValueError(f"unknown stage '{args.stage}'; choose from {sorted(STAGE_DEFAULTS)}, cache or all")
+    if args.stage == "ae" and frozen_encoder_file(args.runs).exists() and not args.freeze_encoder:
+        print("the latent cache froze the encoder: training the autoencoder's decoder alone")
+        args.freeze_encoder = True
     ddp = DistributedDataParallelKwargs(find_unused_parameters=STAGE_STEPS[args.stage].trained_part is None)
     accelerator = Accelerator(cpu=args.cpu or not torch.cuda.is_available(), kwargs_handlers=[ddp])
     seed_everything(args.seed + accelerator.process_index)
@@ -100,14 +106,28 @@ def train(args: TrainArgs) -> dict[str, Any]:
 
     model, cfg = build_model(args)
     params = set_trainable(model, args.stage, args.freeze_encoder)
+    uses_cache = STAGE_STEPS[args.stage].uses_cache
+    if uses_cache:  # refuses a cache made by another encoder
+        check_cache(args.cache, model_encoder_digest(model))
     state_dir, progress_file = run_dir / "state", run_dir / "progress.json"
     progress = json.loads(progress_file.read_text()) if progress_file.exists() else {}
-    resume = state_dir.exists() and bool(progress)
+    # a saved state holds the optimiser of the parameters trained then: once the encoder froze, the
+    # autoencoder continues from its weights with a new optimiser (its state trained the encoder too)
+    last_run = (progress.get("runs") or [{}])[-1]
+    same_parameters = last_run.get("freeze_encoder", args.freeze_encoder) == args.freeze_encoder
+    resume = state_dir.exists() and bool(progress) and same_parameters
     if not resume and not continue_own_weights(model, args, params):
         progress = {}  # nothing to continue from: a fresh start
     stage = make_step(args, model, params, cap_emb)  # with its own modules and optimisers
+    own_file = run_dir / "stage.safetensors"  # the stage's exported tensors (rate points' steps)
+    if not resume and own_file.exists():  # continued from weights: the stage's own too
+        stage.load_exported(read_safetensors(own_file))
+    params = params + stage.ema_parameters()
 
-    dataset = CropDataset(images, args.crop, length=10**9, colour_augment=args.colour_augment)
+    if uses_cache:
+        dataset = LatentCropDataset(args.cache, args.crop)
+    else:
+        dataset = CropDataset(images, args.crop, length=10**9, colour_augment=args.colour_augment)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
     loader = stage.prepare(accelerator, loader, channels_last=args.channels_last, compile=args.compile)
     ema = EMAModel(params, decay=args.ema_decay)
@@ -162,14 +182,14 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 validate()
                 accelerator.print(f"step {step}: held-out {history[-1]}")
             last_validation = time.time()
-        x, idx = next(data_iter)
+        batch = next(data_iter)
         if args.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            batch = [batch[0].contiguous(memory_format=torch.channels_last), *batch[1:]]
         tic = time.perf_counter()
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            logs = stage(x, idx)
+            logs = stage(batch)
         ema.step(params)
-        if x.is_cuda:
+        if batch[0].is_cuda:
             torch.cuda.synchronize()
         step_seconds.append(time.perf_counter() - tic)
         step += 1
@@ -210,6 +230,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
             cfg.save(args.runs / "config.json")
             summary["scaling_factor"] = cfg.vae["scaling_factor"]
         write_safetensors(model.state_dict(), run_weights(args.runs, run_dir.name))
+        if stage.exported():
+            write_safetensors(stage.exported(), own_file)
         ema.restore(params)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -219,24 +241,49 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
 
 
+def make_cache(runs: Path, data: Path, aux_from: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """``ditic-lite train cache``: freeze the encoder and encode the training photos (latent_cache.py).
+
+    The encoder is the cache's own once there is one (frozen for good: rebuilding the cache, with
+    more photos say, keeps it); the first cache takes the autoencoder of ``runs/ae`` and the
+    auxiliary encoder of ``aux_from`` (a base checkpoint; default: the shipped one).
+    """
+    from .zoo import CHECKPOINT_DIR
+
+    model = DiTIC(run_config(runs))
+    load_stage_weights(model, run_weights(runs, "ae"), ("vae.",))
+    frozen = frozen_encoder_file(runs)
+    if frozen.exists():
+        load_stage_weights(model, frozen)
+    else:
+        aux_from = aux_from or CHECKPOINT_DIR / "tiny" / "base.safetensors"
+        load_stage_weights(model, aux_from, ("aux_codec.",))
+    index = build_cache(model, data, runs / "cache", progress=progress)
+    print(f"latent cache: {len(index['views'])} views of {index['photos']} photos, "
+          f"encoder {index['encoder_sha256'][:16]}")
+    return index
+
+
 def train_all(runs: Path, data: Path, seed: int = 0, cpu: bool = False) -> None:
     """Every stage in order (:mod:`ditic_lite.recipe`), then the export; prints each stage's wall time."""
-    plan = [(stage, 0, {}) for stage in ("ae", "dit", "warmup", "stage1")]
-    plan += [("stage2", i, {"lmbda": lam}) for i, lam in enumerate(RATE_LAMBDAS)]
-    plan += [("mse", i, {"lmbda": lam}) for i, lam in enumerate(RATE_LAMBDAS)]
-    for stage, rate_id, settings in plan:
+    for stage in ("ae", "cache", "dit", "codec", "mse"):
         tic = time.time()
-        train(TrainArgs.for_stage(stage, data=data, runs=runs, rate_id=rate_id, seed=seed, cpu=cpu, **settings))
-        print(f"{stage} (rate {rate_id}): {(time.time() - tic) / 60:.1f} min")
+        if stage == "cache":
+            make_cache(runs, data)
+        else:
+            train(TrainArgs.for_stage(stage, data=data, runs=runs, seed=seed, cpu=cpu))
+        print(f"{stage}: {(time.time() - tic) / 60:.1f} min")
     export(runs, data=data)
 
 
 # ------------------------------------------------------------------------------------- CLI
 def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     """``ditic-lite train STAGE ...`` arguments over the stage's defaults."""
-    given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "lmbda", "bf16",
+    given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
                                                "channels_last", "compile") if getattr(ns, key, None) is not None}
-    return TrainArgs.for_stage(ns.stage, data=Path(ns.data), runs=Path(ns.runs), rate_id=ns.rate_id,
+    if ns.lambdas:
+        given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
+    return TrainArgs.for_stage(ns.stage, data=Path(ns.data), runs=Path(ns.runs),
                                seed=ns.seed, max_minutes=ns.max_minutes, cpu=ns.cpu, save_every=ns.save_every,
                                save_minutes=ns.save_minutes, freeze_encoder=ns.freeze_encoder,
                                colour_augment=ns.colour_augment, **given)
@@ -244,13 +291,13 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a stage of the tiny tier (see ditic_lite/train.py)")
-    p.add_argument("stage", choices=[*STAGE_DEFAULTS, "all"])
+    p.add_argument("stage", choices=[*STAGE_DEFAULTS, "cache", "all"])
     p.add_argument("--data", default=str(DEFAULT_DATA), help="folder with captions.csv and the photos")
     p.add_argument("--runs", default="runs", help="where run states and stage weights go")
     p.add_argument("--steps", type=int), p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--crop", type=int), p.add_argument("--lr", type=float)
-    p.add_argument("--lmbda", type=float, help="rate weight lambda (DiT-IC stages)")
-    p.add_argument("--rate-id", type=int, default=0, dest="rate_id")
+    p.add_argument("--crop", type=int, help="crop side: image pixels (ae), latent pixels (cached stages)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lambdas", help="codec, mse: rate weights of the rate points, lowest rate first (8,4,2,1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",
@@ -264,7 +311,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile the trained module (see data/results/training_speed.csv)")
     p.add_argument("--freeze-encoder", action="store_true", dest="freeze_encoder",
-                   help="ae: train only the decoder, keeping the latent space of the later stages")
+                   help="ae: train only the decoder (always so once the latent cache froze the encoder)")
     p.add_argument("--colour-augment", action="store_true", dest="colour_augment",
                    help="ae: random RGB channel permutations of the crops (more hues from few photos)")
     p.add_argument("--from-shipped", action="store_true", dest="from_shipped",
@@ -279,6 +326,9 @@ def _cmd_train(ns: argparse.Namespace) -> int:
             print(f"{stage}: continues from the shipped checkpoint")
     if ns.stage == "all":
         train_all(Path(ns.runs), Path(ns.data), seed=ns.seed, cpu=ns.cpu)
+        return 0
+    if ns.stage == "cache":
+        make_cache(Path(ns.runs), Path(ns.data))
         return 0
     summary = train(parse_train_args(ns))
     print(json.dumps({k: summary[k] for k in ("stage", "steps", "final_losses")}, indent=1))

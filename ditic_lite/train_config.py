@@ -3,13 +3,13 @@
 Where each hyperparameter lives (one place each):
 
 * rate weights and the distillation margin of the kit's recipe: the constants below;
-* per stage, steps / batch / crop / learning rate / lambda / bf16 / margin: :data:`STAGE_DEFAULTS`
+* per stage, steps / batch / crop / learning rate / bf16 / margin: :data:`STAGE_DEFAULTS`
   (``TrainArgs.for_stage`` applies them; the CLI, ``train all`` and the GPU recipe use it);
-* settings shared by every stage (seed, EMA, MS-SSIM and adversarial weights, lr warm-up, saving,
-  validation): the fields of :class:`TrainArgs`;
+* settings shared by every stage (seed, EMA, lr warm-up, saving, validation, the rate points'
+  lambdas and the step jitter): the fields of :class:`TrainArgs`;
 * constants of one stage's loss or optimisers (L1 weight, caption dropout, timestep shift,
-  gradient clip, quantile and discriminator optimisers): that stage's class in
-  :mod:`ditic_lite.train_stages`;
+  gradient clip, quantile optimiser): that stage's class in :mod:`ditic_lite.train_stages`;
+* the latent cache (scales, crop alignment, encoder digest): :mod:`ditic_lite.latent_cache`;
 * weights of the alignment losses and the release's margin: the model config
   (:class:`ditic_lite.config.AlignConfig`, stored in ``config.json``);
 * batches and time shares of the one-GPU recipe: :data:`ditic_lite.recipe.GPU_PLAN`.
@@ -23,18 +23,18 @@ from typing import Any
 
 from .config import DiTICConfig, tiny_config
 
-# lambda of each shipped rate point (rate weight in L = lambda * bpp + D + ...), lowest rate first.
-# Stage 1 trains at the highest rate (smallest lambda); stage 2 "prunes" to each target
-# (paper section 3.5: lambda_target >= lambda_base). D is MSE on [-1, 1] + 0.2 (1 - MS-SSIM),
-# about 0.1 for the tiny model, so lambda * bpp must be of that order to move the rate: in our
-# first run lambda 16 / 4 / 1 / 0.004 gave 0.031 / 0.039 / 0.044 / 0.049 bpp on the validation
-# photos. A larger lambda does not reach lower: on 2026-11-30, 13 minutes of stage 2 at lambda 48
-# kept rate 0 at 0.030 bpp and cost 0.8 dB (issue 14's notes), so the floor is elsewhere.
-RATE_LAMBDAS = (16.0, 4.0, 1.0, 0.004)
-LAMBDA_BASE = 0.004
-# rate weight of the codec warm-up, whose distortion is the MSE of y_tilde against the unit-variance
-# latent (train_stages.WarmupStep): it sets how many bits stage 1 starts from.
-LAMBDA_WARMUP = 0.01
+# lambda of each rate point (rate weight in L = lambda * bpp + D + ...), lowest rate first. The third
+# tiny tier trains every rate point in ONE model, in latent space: each step draws a rate point, codes
+# y with that point's learned per-channel steps (latent_codec.py, ``channel_steps``) and weighs the
+# rate with its lambda. D is the MSE of the decoded latent against the frozen encoder's (unit
+# variance). The scale, estimated: one latent value covers 32 pixels, so 1 bpp is 32 bits per
+# latent value and 0.05 bpp is 1.6; a Gaussian source at D ~ 0.05 loses dD/dR = 2 ln2 D ~ 0.07 per
+# bit per value, i.e. ~2.2 per bpp. Lambdas around 1-8 therefore span ~0.02-0.1 bpp.
+RATE_LAMBDAS = (8.0, 4.0, 2.0, 1.0)
+# the quantisation step of a training step is the rate point's times 2**u, u uniform in
+# +-QUANT_JITTER: the codec learns to decode between and around its rate points, so the step
+# lever of the file header moves quality smoothly (notebook 04's slider)
+QUANT_JITTER = 0.5
 # margin m of the self-distillation loss ReLU(1 - m - cos) in the kit's training (align.py). The
 # release's m = 0.5 never acts on the tiny model: on the validation photos cos(y_hat, E(x)) per
 # latent position has quantiles 5/50/95 % = 0.77 / 0.92 / 0.98 (shipped rate 1, 2026-11-29), so
@@ -44,20 +44,20 @@ DISTILL_MARGIN = 0.1
 
 DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 
+# ``crop`` is in image pixels for ``ae`` and in latent pixels (1/32) for the stages that train on
+# the latent cache (``dit``, ``codec``, ``mse``: 16 = a 512-px crop, an 8x8 y grid).
 # bf16 autocast and channels_last where they pay (data/results/training_speed.csv, 2 cores):
 # bf16 makes ae 1.16x and dit 1.9x faster; channels_last adds 1.08x on ae. The codec stages
-# stay fp32: bf16 gains only 1.15-1.2x there (stage2 is slower), and stage 1 in bf16 turned
-# every loss into NaN within 35 steps (2026-11-30). torch.compile is not used: it took ~6 min to
-# compile ae for 1.13x and did not finish compiling stage 1 in 7 min.
+# stay fp32: in pixel space bf16 gained only 1.15-1.2x there, and stage 1 in bf16 turned every
+# loss into NaN within 35 steps (2026-11-30). torch.compile is not used: it took ~6 min to
+# compile ae for 1.13x.
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "ae": dict(steps=2500, batch_size=8, crop=128, lr=5e-4, bf16=True, channels_last=True),
-    "dit": dict(steps=1500, batch_size=16, crop=256, lr=5e-4, bf16=True),
-    "warmup": dict(steps=3000, batch_size=8, crop=256, lr=5e-4, lmbda=LAMBDA_WARMUP),
-    "stage1": dict(steps=1500, batch_size=4, crop=256, lr=2e-4, lmbda=LAMBDA_BASE, distill_margin=DISTILL_MARGIN),
-    "stage2": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1], distill_margin=DISTILL_MARGIN),
-    "mse": dict(steps=300, batch_size=4, crop=256, lr=2e-4, lmbda=RATE_LAMBDAS[1]),
+    "dit": dict(steps=1500, batch_size=16, crop=16, lr=5e-4, bf16=True),
+    "codec": dict(steps=4000, batch_size=8, crop=16, lr=3e-4, distill_margin=DISTILL_MARGIN),
+    "mse": dict(steps=4000, batch_size=8, crop=16, lr=3e-4),
 }
-RATE_STAGES = ("stage2", "mse")  # trained once per rate point, into runs/<stage>_r<rate_id>
+CACHED_STAGES = ("dit", "codec", "mse")  # trained on runs/cache (latent_cache.py), not on pixels
 
 
 @dataclass
@@ -76,12 +76,10 @@ class TrainArgs:
     batch_size: int = 8
     crop: int = 256
     lr: float = 2e-4
-    lmbda: float = RATE_LAMBDAS[1]
-    rate_id: int = 0
+    lambdas: tuple[float, ...] = RATE_LAMBDAS
+    quant_jitter: float = QUANT_JITTER
     seed: int = 0
     ema_decay: float = 0.995
-    ms_ssim_weight: float = 0.2
-    adv_weight: float = 0.5
     max_minutes: float = 1e9
     save_every: int = 200
     save_minutes: float = 3.0
@@ -105,8 +103,12 @@ class TrainArgs:
 
     @property
     def run_dir(self) -> Path:
-        suffix = f"_r{self.rate_id}" if self.stage in RATE_STAGES else ""
-        return self.runs / f"{self.stage}{suffix}"
+        return self.runs / self.stage
+
+    @property
+    def cache(self) -> Path:
+        """The latent cache of the runs folder (``ditic-lite train cache`` writes it)."""
+        return self.runs / "cache"
 
 
 def run_weights(runs: Path, stage: str) -> Path:

@@ -1,8 +1,9 @@
 """The model of a training stage: the weights it starts from and the parameters it trains.
 
 A stage starts from the newest weights of the stages before it in ``runs/`` (SPEC section 11):
-the autoencoder for every later stage, the codec warm-up for stage 1, the base DiT for the DiT-IC
-stages, stage 1 for each rate point. A continued run then takes the parts it trains from its own
+the autoencoder for every later stage, the frozen encoder of the latent cache
+(``runs/cache/encoder.safetensors``, :mod:`ditic_lite.latent_cache`) once there is one, and the
+base DiT for the DiT-IC stage. A continued run then takes the parts it trains from its own
 ``runs/<stage>/model.safetensors``.
 """
 from __future__ import annotations
@@ -15,42 +16,43 @@ import torch.nn as nn
 from .checkpoints import CheckpointError, load_into, read_safetensors
 from .config import DiTICConfig
 from .model import DiTIC
-from .train_config import RATE_STAGES, TrainArgs, run_config, run_weights
-from .zoo import SHARED_PREFIXES
+from .train_config import TrainArgs, run_config, run_weights
 
-CODEC_STAGES = ("warmup", "stage1", "stage2", "mse")  # stages whose entropy bottleneck learns its quantiles
+CODEC_STAGES = ("codec", "mse")  # stages whose entropy bottleneck learns its quantiles
 
 
-def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None,
-                       exclude_frozen_base: bool = False) -> None:
-    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch.
-
-    ``exclude_frozen_base`` leaves out the autoencoder and base DiT (all but their LoRA matrices).
-    """
+def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None) -> None:
+    """Load a previous stage's weights (only keys under ``prefixes``), failing on any mismatch."""
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run the previous training stage first")
     tensors = read_safetensors(path)
     if prefixes is not None:
         tensors = {k: v for k, v in tensors.items() if k.startswith(prefixes)}
-    if exclude_frozen_base:
-        tensors = {k: v for k, v in tensors.items() if "lora_" in k or not k.startswith(("vae.", "DiT."))}
     load_into(model, tensors, required=(), source=str(path))
 
 
+def frozen_encoder_file(runs: Path) -> Path:
+    """Where the frozen encoder of a runs folder lives (written with its latent cache)."""
+    return runs / "cache" / "encoder.safetensors"
+
+
 def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
-    """The stage's model with the upstream stages' weights of ``args.runs`` loaded."""
+    """The stage's model with the upstream stages' weights of ``args.runs`` loaded.
+
+    Once the latent cache exists its encoder is the model's (for ``ae`` too, which then trains
+    the decoder alone: the latent space is frozen for good).
+    """
     cfg = run_config(args.runs)
     model = DiTIC(cfg, use_dit=args.stage != "mse")
     if args.stage in ("dit", *CODEC_STAGES):
         load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
-    if args.stage == "stage1":
-        load_stage_weights(model, run_weights(args.runs, "warmup"), ("codec.", "aux_codec."))
-    if args.stage in ("stage1", *RATE_STAGES):
+    if frozen_encoder_file(args.runs).exists() and (args.stage in ("dit", *CODEC_STAGES)
+                                                   or (args.stage == "ae" and args.freeze_encoder)):
+        load_stage_weights(model, frozen_encoder_file(args.runs))
+    if args.stage == "codec":
         load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
+    if args.stage in CODEC_STAGES:  # both keep the LoRA layout (the baseline's stays zero)
         model.add_lora()
-    if args.stage in RATE_STAGES:
-        # everything stage 1 trained; the frozen autoencoder and base DiT come from their own stages
-        load_stage_weights(model, run_weights(args.runs, "stage1"), exclude_frozen_base=True)
     return model, cfg
 
 
@@ -67,7 +69,8 @@ def continue_own_weights(model: DiTIC, args: TrainArgs, params: list[nn.Paramete
     names = {n for n, p in model.named_parameters() if id(p) in trained}
     if args.stage in CODEC_STAGES:
         names.add("codec.entropy_bottleneck.quantiles")
-    if args.stage == "ae":  # no upstream stage: a frozen encoder comes from this file too
+    if args.stage == "ae" and not frozen_encoder_file(args.runs).exists():
+        # no upstream stage: a frozen encoder comes from this file too (until the cache freezes it)
         names |= {k for k in model.state_dict() if k.startswith("vae.")}
     tensors = {k: v for k, v in read_safetensors(path).items() if k in names}
     try:
@@ -111,24 +114,20 @@ def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> lis
         (model.vae.decoder if freeze_encoder else model.vae).requires_grad_(True)
     elif stage == "dit":
         model.DiT.requires_grad_(True)
-    elif stage == "warmup":
+    elif stage in CODEC_STAGES:
+        # the codec and, for DiT-IC, the prompter and the DiT's LoRA; the auxiliary encoder is
+        # frozen with the autoencoder's encoder (its features are in the latent cache), and the
+        # decoder's LoRA needs pixels (not trained in latent space)
         model.codec.requires_grad_(True)
-        model.aux_codec.requires_grad_(True)
-    else:
-        model.codec.requires_grad_(True)
-        model.prompter.requires_grad_(True)
-        for name, p in model.named_parameters():
-            if "lora_" in name and (stage != "mse" or name.startswith("vae.")):
-                p.requires_grad_(True)
-        if stage == "stage1":
-            # The official aux encoder is a pretrained, frozen ELIC; the kit has no pretrained ELIC,
-            # so it is trained in the warm-up and stage 1, and frozen afterwards.
-            model.aux_codec.requires_grad_(True)
-        if stage in RATE_STAGES:
-            # the context model is shared by all rate points (zoo.SHARED_PREFIXES)
-            for name, p in model.named_parameters():
-                if name.startswith(SHARED_PREFIXES):
-                    p.requires_grad_(False)
-    if stage in CODEC_STAGES:  # the entropy bottleneck's quantiles have their own optimiser
+        if stage == "codec":
+            model.prompter.requires_grad_(True)
+            for name, p in model.DiT.named_parameters():
+                if "lora_" in name:
+                    p.requires_grad_(True)
+        if model.config.codec.channel_steps:  # the rate points' steps are the stage's (RateSteps)
+            model.codec.log_step.requires_grad_(False)
+        # the entropy bottleneck's quantiles have their own optimiser
         model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
     return [p for p in model.parameters() if p.requires_grad]

@@ -1,19 +1,22 @@
 """One optimisation step per training stage: each stage's loss, with its constants named.
 
 * ``ae``: :class:`AutoencoderStep`, ``MSE + 0.1 L1`` of the reconstruction (signed pixels);
-* ``dit``: :class:`FlowStep`, caption-conditioned rectified flow (velocity MSE);
-* ``warmup``: :class:`WarmupStep`, ``lambda R + MSE(y_tilde, E(x))`` in latent space;
-* ``mse``: :class:`CodecStep`, ``lambda R + D`` with ``D = MSE + w (1 - MS-SSIM)``;
-* ``stage1``: :class:`AlignedCodecStep`, ``+ L_distill + L_cond`` (paper eq. 9);
-* ``stage2``: :class:`AdversarialStep`, ``+ L_adv`` with an adaptive weight, then a PatchGAN update.
+* ``dit``: :class:`FlowStep`, caption-conditioned rectified flow (velocity MSE) on cached latents;
+* ``mse``: :class:`LatentCodecStep`, ``lambda_r R + MSE(y_hat, E(x))`` in latent space, every
+  rate point ``r`` of one model (its learned per-channel steps in :class:`RateSteps`);
+* ``codec``: :class:`AlignedLatentStep`, the same through the one-step DiT, ``+ L_distill + L_cond``
+  (paper eq. 9, with the distortion measured against the frozen encoder's latent).
 
-Every step then makes the same update (:meth:`StageStep.__call__`): gradient clip, the main
-optimiser, and the entropy bottleneck's quantile loss on its own optimiser (codec stages). A
-stage's settings come from :class:`~ditic_lite.train_config.TrainArgs` and the model config
-(:meth:`StageStep.settings`).
+A batch is ``(images, photo indexes)`` for ``ae`` and ``(latent, latent2, caption indexes)`` for
+the stages on the latent cache (:mod:`ditic_lite.latent_cache`). Every step then makes the same
+update (:meth:`StageStep.__call__`): gradient clip, the main optimiser, and the entropy
+bottleneck's quantile loss on its own optimiser (codec stages). A stage's settings come from
+:class:`~ditic_lite.train_config.TrainArgs` and the model config (:meth:`StageStep.settings`).
 """
 from __future__ import annotations
 
+import math
+import random
 from typing import Any
 
 import numpy as np
@@ -39,20 +42,17 @@ def _psnr_signed(mse: torch.Tensor) -> float:
     return float(10 * torch.log10(4.0 / mse.detach()))
 
 
-class PatchDiscriminator(nn.Module):
-    """A small 3-layer PatchGAN (stage 2's adversarial loss; hinge objective)."""
+class RateSteps(nn.Module):
+    """The learned per-channel log quantisation steps of every rate point (row r: rate point r).
 
-    def __init__(self, width: int = 32) -> None:
+    Trained with the codec; each row becomes the ``codec.log_step`` of one shipped rate point. The
+    rows start a factor sqrt(2) apart, the coarsest (lowest rate) first.
+    """
+
+    def __init__(self, rates: int, channels: int) -> None:
         super().__init__()
-        layers, c = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2)], width
-        for _ in range(2):
-            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1), nn.GroupNorm(8, 2 * c), nn.LeakyReLU(0.2)]
-            c *= 2
-        layers += [nn.Conv2d(c, 1, 4, 1, 1)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x * 2 - 1)
+        start = torch.tensor([0.5 * math.log(2.0) * ((rates - 1) / 2 - r) for r in range(rates)])
+        self.log_steps = nn.Parameter(start[:, None].repeat(1, channels))
 
 
 class StageStep:
@@ -111,17 +111,26 @@ class StageStep:
         saved: list[Any] = [self.extra] if len(self.extra) else []
         return saved + ([self.quantile_optimizer] if self.quantile_optimizer is not None else [])
 
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """The stage's loss on a batch ``x`` (images in [0, 1]) of photos ``idx``, and what it logs."""
-        raise NotImplementedError
+    uses_cache = True  # batches come from the latent cache (else: image crops)
 
-    def after_update(self, x: torch.Tensor) -> dict[str, float]:
-        """A further update after the main one (stage 2: the discriminator's); returns its logs."""
+    def ema_parameters(self) -> list[nn.Parameter]:
+        """The stage's own parameters that are exported with the model, so averaged like it."""
+        return []
+
+    def exported(self) -> dict[str, torch.Tensor]:
+        """The stage's own tensors written beside the model weights (``runs/<stage>/stage.safetensors``)."""
         return {}
 
-    def __call__(self, x: torch.Tensor, idx: torch.Tensor) -> dict[str, float]:
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Take back what :meth:`exported` wrote (a run continued from its weights)."""
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The stage's loss on a batch, and what it logs."""
+        raise NotImplementedError
+
+    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """One step; returns the logged scalars."""
-        loss, logs = self.loss(x, idx)
+        loss, logs = self.loss(batch)
         accelerator = self.accelerator
         self.optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
@@ -136,7 +145,6 @@ class StageStep:
             self.quantile_optimizer.zero_grad(set_to_none=True)
             self.model.codec.aux_loss().backward()
             self.quantile_optimizer.step()
-        logs.update(self.after_update(x))
         logs["loss"] = float(loss.detach())
         return logs
 
@@ -146,9 +154,11 @@ class AutoencoderStep(StageStep):
 
     trained_part = "vae"
     trains_codec = False
+    uses_cache = False
     l1_weight = 0.1
 
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        x, _ = batch
         c = x * 2 - 1
         rec = self.trained(c).sample.float()  # the loss in fp32 under bf16 autocast
         mse = F.mse_loss(rec, c)
@@ -156,7 +166,7 @@ class AutoencoderStep(StageStep):
 
 
 class FlowStep(StageStep):
-    """Stage ``dit``: caption-conditioned rectified flow on the autoencoder's latents.
+    """Stage ``dit``: caption-conditioned rectified flow on the frozen encoder's cached latents.
 
     ``x_t = (1 - t) x0 + t * noise`` with velocity target ``noise - x0``; ``t`` drawn from a
     logit-normal (as in SANA / SD3) and shifted like the scheduler; captions dropped with
@@ -176,9 +186,8 @@ class FlowStep(StageStep):
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
         return dict(captions=captions)
 
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        with torch.no_grad():
-            latent = self.model.vae.encode(x * 2 - 1).latent * self.model.scaling_factor
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        latent, _, idx = batch
         t = torch.sigmoid(torch.randn(latent.shape[0], device=latent.device))
         t = self.timestep_shift * t / (1 + (self.timestep_shift - 1) * t)
         noise = torch.randn_like(latent)
@@ -192,64 +201,74 @@ class FlowStep(StageStep):
         return loss, {"flow_mse": float(loss.detach())}
 
 
-class WarmupStep(StageStep):
-    """Stage ``warmup``: codec and auxiliary encoder in latent space, ``L = lambda R + MSE(y_tilde, E(x))``."""
+class LatentCodecStep(StageStep):
+    """Stage ``mse`` (and the base of ``codec``): every rate point of one codec, in latent space.
 
-    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, lmbda: float) -> None:
-        super().__init__(model, params, lr)
-        self.lmbda = lmbda
+    Each step draws a rate point ``r`` and a jitter ``u`` in ``+-quant_jitter``, codes y with the
+    steps ``2**u * exp(log_steps[r])`` (:class:`RateSteps`) and minimises
+    ``lambda_r * R + MSE(y_hat, E(x))``: ``y_hat`` is the latent the decoder would get (here the
+    codec's mean plus its residual; through the one-step DiT in :class:`AlignedLatentStep`) and
+    ``E(x)`` the frozen encoder's latent.
+    """
 
-    @classmethod
-    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        return dict(lmbda=args.lmbda)
-
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        out = self.trained(x, decode=False)
-        bpp = rate_bpp(out["likelihoods"], x.shape[0] * x.shape[2] * x.shape[3])
-        latent_mse = F.mse_loss(out["mean"], out["latent"])
-        logs = {"bpp": float(bpp.detach()), "latent_mse": float(latent_mse.detach())}
-        return self.lmbda * bpp + latent_mse, logs
-
-
-class CodecStep(StageStep):
-    """Stage ``mse`` (the MSE baseline): ``L = lambda R + D``, ``D = MSE + ms_ssim_weight (1 - MS-SSIM)``."""
-
-    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, lmbda: float,
-                 ms_ssim_weight: float) -> None:
-        super().__init__(model, params, lr)
-        self.lmbda, self.ms_ssim_weight = lmbda, ms_ssim_weight
+    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, lambdas: tuple[float, ...],
+                 quant_jitter: float) -> None:
+        self.lambdas, self.quant_jitter = tuple(lambdas), quant_jitter
+        self.rate_steps = RateSteps(len(self.lambdas), model.config.codec.y_channels)
+        self.last_bpp = [float("nan")] * len(self.lambdas)  # each rate point's latest, for the logs
+        super().__init__(model, params + list(self.rate_steps.parameters()), lr)
+        self.extra["rate_steps"] = self.rate_steps
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        return dict(lmbda=args.lmbda, ms_ssim_weight=args.ms_ssim_weight)
+        if not config.codec.channel_steps:
+            raise ValueError("the latent-space codec stages train per-channel steps: the config needs "
+                             "codec.channel_steps (the tiny preset has it)")
+        return dict(lambdas=args.lambdas, quant_jitter=args.quant_jitter)
 
-    def rate_distortion(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, Any], torch.Tensor]:
-        """``lambda R + D``, its logs, the model's outputs and ``D``."""
-        out = self.trained(x)
-        bpp = rate_bpp(out["likelihoods"], x.shape[0] * x.shape[2] * x.shape[3])
-        xh = out["image"]
-        mse = F.mse_loss(xh * 2 - 1, x * 2 - 1)
-        msssim = ms_ssim(xh, x, data_range=1.0, size_average=True)
-        distortion = mse + self.ms_ssim_weight * (1 - msssim)
-        logs = {"bpp": float(bpp.detach()), "psnr": _psnr_signed(mse), "msssim": float(msssim.detach())}
-        return self.lmbda * bpp + distortion, logs, out, distortion
+    def ema_parameters(self) -> list[nn.Parameter]:
+        return list(self.rate_steps.parameters())
 
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, logs, _, _ = self.rate_distortion(x)
+    def exported(self) -> dict[str, torch.Tensor]:
+        return {"rate_log_steps": self.rate_steps.log_steps.detach().clone()}
+
+    @torch.no_grad()
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        stored = tensors.get("rate_log_steps")
+        if stored is None or stored.shape != self.rate_steps.log_steps.shape:
+            raise ValueError("the stage's rate steps do not match its rate points: delete "
+                             "runs/<stage>/stage.safetensors to start them afresh")
+        self.rate_steps.log_steps.copy_(stored)
+
+    def rate_distortion(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float], dict[str, Any]]:
+        """``lambda_r R + D`` of a batch at a random rate point, its logs and the model's outputs."""
+        latent, latent2, _ = batch
+        r = random.randrange(len(self.lambdas))
+        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
+        log_step = self.rate_steps.log_steps[r] + jitter
+        out = self.trained(latents=(latent, latent2), decode=False, log_step=log_step)
+        bpp = rate_bpp(out["likelihoods"], latent.shape[0] * latent.shape[2] * latent.shape[3] * 32 * 32)
+        latent_mse = F.mse_loss(out["y_hat"], latent)
+        self.last_bpp[r] = float(bpp.detach())
+        logs = {"bpp": self.last_bpp[r], "latent_mse": float(latent_mse.detach()),
+                **{f"bpp_r{i}": b for i, b in enumerate(self.last_bpp)}}
+        return self.lambdas[r] * bpp + latent_mse, logs, out
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, logs, _ = self.rate_distortion(batch)
         return loss, logs
 
 
-class AlignedCodecStep(CodecStep):
-    """Stage ``stage1``: the codec loss ``+ L_distill + L_cond`` (paper eq. 9; align.py).
+class AlignedLatentStep(LatentCodecStep):
+    """Stage ``codec`` (DiT-IC): :class:`LatentCodecStep` through the one-step DiT, ``+ L_distill + L_cond``.
 
     ``L_distill``: self-distillation of ``y_hat`` towards the encoder's latent (hinge margin
     ``distill_margin``); ``L_cond``: contrastive alignment of the prompter's tokens with the captions.
     """
 
-    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, lmbda: float,
-                 ms_ssim_weight: float, captions: torch.Tensor, distill_margin: float, distill_weight: float,
-                 contrastive_weight: float) -> None:
-        super().__init__(model, params, lr, lmbda=lmbda, ms_ssim_weight=ms_ssim_weight)
+    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, captions: torch.Tensor,
+                 distill_margin: float, distill_weight: float, contrastive_weight: float, **codec: Any) -> None:
+        super().__init__(model, params, lr, **codec)
         self.captions = captions
         self.distill_margin, self.distill_weight = distill_margin, distill_weight
         self.contrastive_weight = contrastive_weight
@@ -264,75 +283,19 @@ class AlignedCodecStep(CodecStep):
     def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
         return nn.ModuleDict({"align": CaptionAlignment(config.align.init_temperature)})
 
-    def add_alignment(self, loss: torch.Tensor, logs: dict[str, float], out: dict[str, Any],
-                      x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, logs, out = self.rate_distortion(batch)
+        idx = batch[2]
         l_sd = self_distillation_loss(out["y_hat"], out["latent"], self.distill_margin, self.distill_weight)
-        loss = loss + l_sd
         logs["distill"] = float(l_sd.detach())
-        l_cond = self.contrastive_weight * self.extra["align"](out["tokens"], self.captions[idx.cpu()].to(x.device))
-        loss = loss + l_cond
+        captions = self.captions[idx.cpu()].to(out["latent"].device)
+        l_cond = self.contrastive_weight * self.extra["align"](out["tokens"], captions)
         logs["cond"] = float(l_cond.detach())
-        return loss
-
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, logs, out, _ = self.rate_distortion(x)
-        return self.add_alignment(loss, logs, out, x, idx), logs
-
-
-class AdversarialStep(AlignedCodecStep):
-    """Stage ``stage2`` (per rate point): stage 1's loss ``+ d_weight * L_adv``, then a PatchGAN step.
-
-    ``d_weight = adv_weight * |grad D| / |grad L_adv|`` at the residual head's last weight
-    (SPEC 11, as in taming-transformers); the discriminator learns the hinge loss.
-    """
-
-    disc_lr = 2e-4
-    disc_betas = (0.5, 0.9)
-
-    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, adv_weight: float,
-                 **aligned: Any) -> None:
-        super().__init__(model, params, lr, **aligned)
-        self.adv_weight = adv_weight
-        self.disc_optimizer = torch.optim.AdamW(self.extra["disc"].parameters(), lr=self.disc_lr, betas=self.disc_betas)
-        self._generated: torch.Tensor | None = None  # this step's decoded images, for the discriminator
-
-    @classmethod
-    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        return dict(super().settings(args, config, captions), adv_weight=args.adv_weight)
-
-    @classmethod
-    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
-        modules = super().extra_modules(config)
-        modules["disc"] = PatchDiscriminator()
-        return modules
-
-    def checkpointed(self) -> list[Any]:
-        return [*super().checkpointed(), self.disc_optimizer]
-
-    def loss(self, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, logs, out, distortion = self.rate_distortion(x)
-        loss = self.add_alignment(loss, logs, out, x, idx)
-        xh = self._generated = out["image"]
-        g_loss = -self.extra["disc"](xh).mean()
-        last = self.model.codec.aux.block[3].weight  # SPEC 11: adaptive weight w.r.t. the residual head
-        g_rec = torch.autograd.grad(distortion, last, retain_graph=True)[0]
-        g_adv = torch.autograd.grad(g_loss, last, retain_graph=True)[0]
-        d_weight = self.adv_weight * (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, 1e4).detach()
-        logs["adv"] = float(g_loss.detach())
-        return loss + d_weight * g_loss, logs
-
-    def after_update(self, x: torch.Tensor) -> dict[str, float]:
-        disc, fake, self._generated = self.extra["disc"], self._generated.detach(), None
-        self.disc_optimizer.zero_grad(set_to_none=True)
-        d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(fake)).mean()
-        d_loss.backward()
-        self.disc_optimizer.step()
-        return {"disc": float(d_loss.detach())}
+        return loss + l_sd + l_cond, logs
 
 
 STAGE_STEPS: dict[str, type[StageStep]] = {
-    "ae": AutoencoderStep, "dit": FlowStep, "warmup": WarmupStep,
-    "stage1": AlignedCodecStep, "stage2": AdversarialStep, "mse": CodecStep,
+    "ae": AutoencoderStep, "dit": FlowStep, "codec": AlignedLatentStep, "mse": LatentCodecStep,
 }
 
 

@@ -4,10 +4,16 @@ Layout of ``ditic_lite/checkpoints/`` (safetensors only, a JSON card beside each
 
     tiny/config.json             DiTICConfig of the tiny tier
     tiny/base.safetensors        autoencoder, base DiT (pretrained flow model), auxiliary encoder
-    tiny/shared.safetensors      the context model of the latent codec (adapters, g_c, LRP), trained
-                                 in stage 1 and shared by every rate point (keeps the kit < 40 MB)
-    tiny/rate{i}.safetensors     per rate point: the rest of the latent codec, prompter, LoRA
-    mse/rate{i}.safetensors      MSE baseline: the same, no DiT step
+    tiny/shared.safetensors      what every rate point of the model shares
+    tiny/rate{i}.safetensors     what is rate point i's own
+    mse/shared.safetensors       MSE baseline: the same, no DiT step (without it: tiny's shared file)
+    mse/rate{i}.safetensors
+
+What is shared depends on the codec (:func:`shared_state`). With per-channel quantisation steps
+(``codec.channel_steps``, the third tiny tier) one model codes every rate point: ``shared`` holds
+the whole latent codec, the prompter and the DiT's LoRA, and a rate file only the rate point's
+steps ``codec.log_step``. Without them (the first tiny tiers) each rate point had its own codec:
+``shared`` held the context model (adapters, g_c, LRP) and a rate file the rest.
 
 A model is base + shared + one rate file; its bitstreams carry the first 8 bytes of
 SHA-256 of the digests of these files and of config.json, so a file decoded with other weights
@@ -42,24 +48,35 @@ def base_state(model: DiTIC) -> dict[str, torch.Tensor]:
             if k.startswith(BASE_PREFIXES) and "lora_" not in k}
 
 
-def shared_state(model: DiTIC) -> dict[str, torch.Tensor]:
-    """The context model shared by all rate points."""
-    return {k: v for k, v in model.state_dict().items() if k.startswith(SHARED_PREFIXES)}
+RATE_KEYS = ("codec.log_step",)  # a rate point's own tensors when the codec has per-channel steps
 
 
 def _unused_without_dit(key: str) -> bool:
     return key.startswith("prompter.") or (key.startswith("DiT.") and "lora_" in key)
 
 
-def rate_state(model: DiTIC) -> dict[str, torch.Tensor]:
-    """The per-rate part: the rest of the latent codec, the prompter and the LoRA matrices.
-
-    Entropy tables are left out (``update()`` recomputes them); without the DiT step (MSE
-    baseline) the prompter and the DiT's LoRA are left out too.
-    """
+def _trained_state(model: DiTIC) -> dict[str, torch.Tensor]:
+    """Codec, prompter and LoRA tensors: what the codec stages train (no entropy tables, which
+    ``update()`` recomputes; without the DiT step, no prompter and no DiT LoRA)."""
     return {k: v for k, v in model.state_dict().items()
-            if ((k.startswith(("codec.", "prompter.")) and not k.startswith(SHARED_PREFIXES)) or "lora_" in k)
+            if (k.startswith(("codec.", "prompter.")) or "lora_" in k)
             and not is_entropy_table(k) and (model.use_dit or not _unused_without_dit(k))}
+
+
+def _is_shared(model: DiTIC, key: str) -> bool:
+    if model.config.codec.channel_steps:
+        return key not in RATE_KEYS
+    return key.startswith(SHARED_PREFIXES)
+
+
+def shared_state(model: DiTIC) -> dict[str, torch.Tensor]:
+    """What all rate points share (see the module docstring)."""
+    return {k: v for k, v in _trained_state(model).items() if _is_shared(model, k)}
+
+
+def rate_state(model: DiTIC) -> dict[str, torch.Tensor]:
+    """A rate point's own part (see the module docstring)."""
+    return {k: v for k, v in _trained_state(model).items() if not _is_shared(model, k)}
 
 
 def _lora_free_key(key: str) -> str:
@@ -115,7 +132,10 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
         raise ValueError(f"rate {rate} not available for '{name}'; choose from {rates}")
     config = _load_config(checkpoints / base_name / "config.json")
     base, base_card = load_weights(checkpoints / base_name / "base.safetensors", check_hash)
-    shared, shared_card = load_weights(checkpoints / base_name / "shared.safetensors", check_hash)
+    shared_file = checkpoints / name / "shared.safetensors"
+    if not shared_file.exists():  # the first tiny tiers: one context model for both codecs
+        shared_file = checkpoints / base_name / "shared.safetensors"
+    shared, shared_card = load_weights(shared_file, check_hash)
     rate_tensors, card = load_weights(checkpoints / name / f"rate{rate}.safetensors", check_hash)
     config_digest = sha256_file(checkpoints / base_name / "config.json")
     if check_hash and base_card.get("config_sha256", config_digest) != config_digest:

@@ -1,24 +1,24 @@
-"""Self-distillation ablation of the tiny tier: short stage-2 fine-tunes with and without the loss.
+"""Self-distillation ablation of the tiny tier: short codec fine-tunes with and without the loss.
 
 Writes ``data/ablations/alignment.csv``, which notebook ``06_alignment_mechanisms`` shows.
 
-What it does, per variant (same seed, data, steps and lambda; both start from the trained stage-1
+What it does, per variant (same seed, data, steps and lambdas; both start from the trained codec
 weights of the main recipe in ``--runs``):
 
-* ``full``         the stage-2 loss as shipped: L = lambda R + D + L_sd + L_cond + L_adv
+* ``full``         the codec stage's loss as shipped: L = lambda_r R + D + L_sd + L_cond
 * ``no_distill``   the same with the self-distillation weight set to 0 (no L_sd)
 * ``no_cond``      (optional, ``--variants full,no_distill,no_cond``) the contrastive weight set to 0
 
 Each variant gets its own runs folder ``<out-runs>/<variant>/`` holding links to the recipe's
-``ae``, ``dit`` and ``stage1`` weights and a ``config.json`` with the changed weight, then
-``ditic_lite.train.train(stage="stage2")`` runs there. The result is measured on the held-out
-validation photos (``ditic_lite.train_data.VALIDATION``) through the real codec: file bpp, PSNR,
-MS-SSIM, the channel cosine between the one-step output and the frozen encoder's latent (what
-L_sd pulls up), the fraction above the margin, and caption retrieval accuracy of the latent
-condition.
+``ae`` and ``dit`` weights and its latent cache, a copy of its ``codec`` stage (weights and rate
+steps) and a ``config.json`` with the changed weight, then ``ditic_lite.train.train(stage="codec")``
+runs there. The result is measured at rate point ``--rate`` on the held-out validation photos
+(``ditic_lite.train_data.VALIDATION``) through the real codec: file bpp, PSNR, MS-SSIM, the channel
+cosine between the one-step output and the frozen encoder's latent (what L_sd pulls up), the
+fraction above the margin, and caption retrieval accuracy of the latent condition.
 
-Needs: a finished stage 1 (``ditic-lite train ae``, ``dit``, ``stage1`` or ``train all``) and the
-training photos (``--data``, default ``$DITIC_TRAIN_DATA`` or ``../shared/data/train``).
+Needs: a trained codec stage (``ditic-lite train ae``, ``cache``, ``dit``, ``codec`` or ``train
+all``) and the training photos (``--data``, default ``$DITIC_TRAIN_DATA`` or ``../shared/data/train``).
 
     python scripts/ablation_alignment.py --runs runs --steps 150            # ~2 x 150 steps
     python scripts/ablation_alignment.py --runs runs --steps 150 --max-minutes 30
@@ -47,6 +47,7 @@ from ditic_lite.images import to_pil  # noqa: E402
 from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
 from ditic_lite.shipping import model_from_run  # noqa: E402
 from ditic_lite.train import train  # noqa: E402
+from ditic_lite.checkpoints import read_safetensors  # noqa: E402
 from ditic_lite.train_config import DEFAULT_DATA, STAGE_DEFAULTS, TrainArgs  # noqa: E402
 from ditic_lite.train_data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
 
@@ -59,18 +60,27 @@ OUT_CSV = ROOT / "data" / "ablations" / "alignment.csv"
 
 
 def prepare_runs(recipe_runs: Path, variant_runs: Path, variant: str) -> DiTICConfig:
-    """Link the recipe's ae/dit/stage1 weights into ``variant_runs`` and write the changed config."""
-    for stage in ("ae", "dit", "stage1"):
-        src = recipe_runs / stage / "model.safetensors"
+    """Link the recipe's ae/dit weights and cache into ``variant_runs``, copy its codec stage (the
+    variant trains it further) and write the changed config."""
+    files = [("ae", "model.safetensors", True), ("dit", "model.safetensors", True),
+             ("codec", "model.safetensors", False), ("codec", "stage.safetensors", False)]
+    for stage, name, link in files:
+        src = recipe_runs / stage / name
         if not src.exists():
-            raise SystemExit(f"{src} not found: train stage 1 first (ditic-lite train ae / dit / stage1)")
-        dst = variant_runs / stage / "model.safetensors"
+            raise SystemExit(f"{src} not found: train the codec first (ditic-lite train ae / cache / dit / codec)")
+        dst = variant_runs / stage / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if not dst.exists():
-            try:
-                os.symlink(src.resolve(), dst)
-            except OSError:
-                shutil.copy(src, dst)
+        if dst.exists():
+            continue
+        try:
+            if not link:
+                raise OSError("a trained stage is copied: training writes to it")
+            os.symlink(src.resolve(), dst)
+        except OSError:
+            shutil.copy(src, dst)
+    cache = variant_runs / "cache"
+    if not cache.exists():
+        os.symlink((recipe_runs / "cache").resolve(), cache, target_is_directory=True)
     cfg_path = recipe_runs / "config.json"
     cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
     distill, cond = VARIANTS[variant]
@@ -102,14 +112,14 @@ def measure(codec: Codec, images: list[torch.Tensor], cap_emb: torch.Tensor) -> 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", default="runs", help="the main recipe's runs folder (ae, dit, stage1 done)")
+    p.add_argument("--runs", default="runs", help="the main recipe's runs folder (ae, cache, dit, codec done)")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="training photos with captions.csv")
     p.add_argument("--out-runs", default=None, help="variant runs (default: <runs>/ablation_alignment)")
     p.add_argument("--variants", default="full,no_distill", help=f"comma list of {sorted(VARIANTS)}")
-    p.add_argument("--steps", type=int, default=STAGE_DEFAULTS["stage2"]["steps"] // 2)
-    p.add_argument("--lmbda", type=float, default=STAGE_DEFAULTS["stage2"]["lmbda"])
-    p.add_argument("--batch-size", type=int, default=STAGE_DEFAULTS["stage2"]["batch_size"])
-    p.add_argument("--crop", type=int, default=STAGE_DEFAULTS["stage2"]["crop"])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--rate", type=int, default=1, help="the rate point measured")
+    p.add_argument("--batch-size", type=int, default=STAGE_DEFAULTS["codec"]["batch_size"])
+    p.add_argument("--crop", type=int, default=STAGE_DEFAULTS["codec"]["crop"], help="latent pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=1e9, help="per variant (resumable)")
     p.add_argument("--out", default=str(OUT_CSV))
@@ -128,17 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         vruns = out_runs / variant
         cfg = prepare_runs(runs, vruns, variant)
-        summary = train(TrainArgs(stage="stage2", data=data, runs=vruns, steps=args.steps, lmbda=args.lmbda,
-                                  batch_size=args.batch_size, crop=args.crop, lr=STAGE_DEFAULTS["stage2"]["lr"],
-                                  rate_id=0, seed=args.seed, max_minutes=args.max_minutes))
+        summary = train(TrainArgs.for_stage("codec", data=data, runs=vruns, steps=args.steps,
+                                            batch_size=args.batch_size, crop=args.crop, seed=args.seed,
+                                            max_minutes=args.max_minutes))
         minutes = summary["minutes_total"]  # over every resumed run of this variant
         if summary["steps"] < args.steps:
             print(f"{variant}: stopped at step {summary['steps']} of {args.steps}; rerun to resume")
             continue
-        model = model_from_run(vruns, vruns / "stage2_r0" / "model.safetensors", use_dit=True)
-        codec = Codec(model=model, name="tiny", rate=0, rates=[0], checkpoint_id=b"ablation")
+        model = model_from_run(vruns, vruns / "codec" / "model.safetensors", use_dit=True)
+        model.codec.log_step.data.copy_(read_safetensors(vruns / "codec" / "stage.safetensors")["rate_log_steps"][args.rate])
+        model.codec.update(force=True)
+        codec = Codec(model=model, name="tiny", rate=args.rate, rates=[args.rate], checkpoint_id=b"ablation")
         row = {"variant": variant, "distill_weight": cfg.align.distill_weight,
-               "contrastive_weight": cfg.align.contrastive_weight, "steps": summary["steps"], "lmbda": args.lmbda,
+               "contrastive_weight": cfg.align.contrastive_weight, "steps": summary["steps"],
+               "lmbda": summary["args"]["lambdas"][args.rate],
                "seed": args.seed, **measure(codec, validation, cap_emb), "train_minutes": round(minutes, 2),
                "hardware": summary.get("hardware", "")}
         print(json.dumps(row))

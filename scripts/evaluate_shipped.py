@@ -1,6 +1,8 @@
 """Measure the shipped tiny checkpoints on the held-out photos (issue 3's numbers and figures).
 
     python scripts/evaluate_shipped.py [--data ../shared/data/train]
+    python scripts/evaluate_shipped.py --checkpoints runs/candidate --out runs/candidate/results --figures runs/candidate/figures
+                                                     # an export that is not shipped (yet), measured the same way
 
 Writes ``data/results/validation.csv`` (per image, codec, rate: real bytes, bpp, PSNR, MS-SSIM),
 ``data/results/autoencoder_ceiling.csv`` (the decoder on exact latents: the quality bound),
@@ -131,9 +133,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "data" / "results"))
     parser.add_argument("--bd-only", action="store_true", help="recompute bd_rates.csv from validation.csv")
     parser.add_argument("--sweep-only", action="store_true", help="only the quantisation-step sweep")
+    parser.add_argument("--checkpoints", default=None, help="a checkpoints folder to measure (default: the shipped one)")
+    parser.add_argument("--figures", default=str(ROOT / "figures"), help="where the per-rate figures go")
     args = parser.parse_args()
-    out = Path(args.out)
+    if args.checkpoints:  # every load by name reads this folder (zoo.load reads it at call time)
+        dl.zoo.CHECKPOINT_DIR = Path(args.checkpoints).resolve()
+    out, figures = Path(args.out), Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
+    figures.mkdir(parents=True, exist_ok=True)
     if args.bd_only:
         write_bd_rates(pd.read_csv(out / "validation.csv"), out)
         return
@@ -177,7 +184,7 @@ def main() -> None:
                       f"MSE baseline {8 * len(mse_data) / (photo.width * photo.height):.3f} bpp",
                       f"WebP (downscaled) {8 * len(webp_data) / (photo.width * photo.height):.3f} bpp"]
             side_by_side(panels, titles, f"rate point {rate} (validation photo)",
-                         ROOT / "figures" / f"rate{rate}_comparison.png",
+                         figures / f"rate{rate}_comparison.png",
                          crop=dl.teaching.zoom_box(photo, 160))  # the most detailed square, not flat sky
 
 

@@ -69,7 +69,8 @@ def compact_data(data: Path, out: Path, max_side: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train")
+    merged = ROOT / "runs" / "data"  # scripts/fetch_training_photos.py: the shared photos and more
+    parser.add_argument("--data", type=Path, default=merged if merged.exists() else ROOT.parent / "shared" / "data" / "train")
     parser.add_argument("--out", type=Path, default=ROOT / ".gpu")
     parser.add_argument("--max-side", type=int, default=768)
     args = parser.parse_args()

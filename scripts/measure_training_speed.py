@@ -8,8 +8,10 @@ so layouts measured at different times share one table; ``note`` says what else 
 
     OMP_NUM_THREADS=2 python scripts/measure_training_speed.py --note "quiet machine"
     python scripts/measure_training_speed.py --layout 2x1 --note "quiet machine"
-    python scripts/measure_training_speed.py --stages ae,stage1 --precisions bf16 --channels-last
-    python scripts/measure_training_speed.py --stages ae,stage1 --precisions bf16 --compile
+    python scripts/measure_training_speed.py --stages ae,codec --precisions bf16 --channels-last
+    python scripts/measure_training_speed.py --stages ae,codec --precisions bf16 --compile
+
+The stages on the latent cache (dit, codec, mse) get one first (``ditic-lite train cache``).
 """
 from __future__ import annotations
 
@@ -27,16 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ditic_lite.shipping import hardware, seed_runs  # noqa: E402
-from ditic_lite.train import train  # noqa: E402
-from ditic_lite.train_config import STAGE_DEFAULTS, TrainArgs  # noqa: E402
+from ditic_lite.train import make_cache, train  # noqa: E402
+from ditic_lite.train_config import CACHED_STAGES, STAGE_DEFAULTS, TrainArgs  # noqa: E402
 
 OUT = ROOT / "data" / "results" / "training_speed.csv"
 
 
 def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout: str,
               channels_last: bool = False, compile: bool = False) -> dict:
-    run_name = f"{stage}_r0" if stage in ("stage2", "mse") else stage
-    done = json.loads((runs / run_name / "progress.json").read_text())["step"]
+    progress = runs / stage / "progress.json"
+    done = json.loads(progress.read_text())["step"] if progress.exists() else 0
     if layout == "2x1":
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.train",
                stage, "--data", str(data), "--runs", str(runs), "--steps", str(done + steps), "--cpu",
@@ -44,7 +46,7 @@ def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout
                "--compile" if compile else "--no-compile"]
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
         subprocess.run(cmd, check=True, env=env, capture_output=True)
-        summary = json.loads((runs / run_name / "summary.json").read_text())
+        summary = json.loads((runs / stage / "summary.json").read_text())
     else:
         settings = {k: v for k, v in STAGE_DEFAULTS[stage].items() if k not in ("steps", "bf16", "channels_last")}
         summary = train(TrainArgs(stage=stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
@@ -72,6 +74,8 @@ def main() -> None:
             bf16 = {"fp32": False, "bf16": True}[precision]
             runs = Path(tmp) / f"runs_{precision}"
             seed_runs(runs)
+            if set(args.stages.split(",")) & set(CACHED_STAGES):
+                make_cache(runs, args.data, progress=False)
             for stage in args.stages.split(","):
                 row = run_stage(stage, bf16, runs, args.data, args.steps, args.layout, args.channels_last, args.compile)
                 rows.append({**row, "hardware": hardware(), "note": args.note})

@@ -288,3 +288,64 @@ def test_bad_quant_step_rejected(step):
     latent, latent2 = small_inputs()
     with pytest.raises(ValueError, match="quant_step"):
         codec.compress(latent, latent2, quant_step=step)
+
+
+# ------------------------------------------------------------------ the kit's additions (third tiny tier)
+def _stepped_codec(seed: int = 0) -> LatentCodec:
+    """A small codec with a fixed-width context model and learned per-channel steps."""
+    torch.manual_seed(seed)
+    cfg = LatentCodecConfig(latent_channels=8, aux_channels=16, pre_channels=(8, 8), y_channels=16,
+                            z_channels=8, prompt_channels=8, scale_hidden_channels=8,
+                            context_channels=12, channel_steps=True)
+    codec = LatentCodec(cfg)
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.mul_(0.5)
+        codec.log_step.copy_(torch.linspace(-0.7, 0.7, 16))
+    codec.update(force=True)
+    return codec.eval()
+
+
+def _stepped_inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return 3 * torch.randn(1, 8, 8, 16, generator=g), torch.randn(1, 16, 16, 32, generator=g)
+
+
+@pytest.mark.parametrize("quant_step", [1.0, 2.0])
+def test_per_channel_steps_round_trip_equals_forward(quant_step):
+    codec = _stepped_codec()
+    latent, latent2 = _stepped_inputs()
+    out = codec.compress(latent, latent2, quant_step)
+    dec = codec.decompress(out["strings"], out["shape"], quant_step)
+    fwd = codec(latent, latent2, quant_step)
+    for key in ("mean", "log_scale", "res", "prompt", "y_hat"):
+        assert torch.equal(dec[key], fwd[key]), key
+
+
+def test_per_channel_steps_quantise_each_channel_on_its_own_grid():
+    codec = _stepped_codec()
+    latent, latent2 = _stepped_inputs()
+    y = codec(latent, latent2)["y"]
+    with torch.no_grad():  # fine steps on the first channels, coarse on the last: their error follows
+        err = (codec(latent, latent2)["y_hat"] - y).abs().mean(dim=(0, 2, 3))
+    assert err[:4].mean() < err[-4:].mean()
+    coarse = codec.compress(latent, latent2, 1.0)
+    with torch.no_grad():
+        codec.log_step.add_(-1.0)  # every step e times finer: more bytes
+    finer = codec.compress(latent, latent2, 1.0)
+    assert len(finer["strings"][0][0]) > len(coarse["strings"][0][0])
+
+
+def test_context_model_grows_linearly_with_y():
+    """The kit's context adapters: doubling y about doubles the context model (official: x4)."""
+    def context_size(y: int, width: int | None) -> int:
+        cfg = LatentCodecConfig(latent_channels=8, aux_channels=16, pre_channels=(8, 8), y_channels=y,
+                                z_channels=8, prompt_channels=8, scale_hidden_channels=8, context_channels=width)
+        parts = ("adapter_in", "adapter_out", "g_c", "LRP")
+        return sum(p.numel() for name in parts for p in getattr(LatentCodec(cfg), name).parameters())
+    assert context_size(256, 96) / context_size(128, 96) < 2.2
+    assert context_size(256, None) / context_size(128, None) > 3.8
+
+
+def test_official_layout_has_no_per_channel_steps(codec):
+    assert not hasattr(codec, "log_step") and codec.channel_step(2.0) == 2.0

@@ -436,7 +436,7 @@ def test_ablation_script_writes_the_csv_notebook_06_reads(tmp_path, sample_paths
 
     from ditic_lite.config import tiny_config
     from ditic_lite.model import DiTIC
-    from ditic_lite.train import VALIDATION
+    from ditic_lite.train import VALIDATION, make_cache
 
     spec = importlib.util.spec_from_file_location("ablation_alignment", notebook._ROOT / "scripts" / "ablation_alignment.py")
     script = importlib.util.module_from_spec(spec)
@@ -454,13 +454,15 @@ def test_ablation_script_writes_the_csv_notebook_06_reads(tmp_path, sample_paths
     for stage in ("ae", "dit"):
         (runs / stage).mkdir(parents=True)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(runs / stage / "model.safetensors"))
+    make_cache(runs, data, progress=False)
     model.add_lora()
-    (runs / "stage1").mkdir()
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(runs / "stage1" / "model.safetensors"))
+    (runs / "codec").mkdir()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(runs / "codec" / "model.safetensors"))
+    save_file({"rate_log_steps": torch.zeros(4, model.config.codec.y_channels)}, str(runs / "codec" / "stage.safetensors"))
 
     out = tmp_path / "alignment.csv"
     assert script.main(["--runs", str(runs), "--data", str(data), "--steps", "1", "--batch-size", "1",
-                        "--out", str(out)]) == 0
+                        "--crop", "8", "--out", str(out)]) == 0
     table = pd.read_csv(out).set_index("variant")
     assert list(table.index) == ["full", "no_distill"]
     assert table.loc["no_distill", "distill_weight"] == 0 and table.loc["full", "distill_weight"] > 0
