@@ -719,8 +719,8 @@ fig = dl.viz.heatmaps(images[P.image], {"cos(ŷ, E(x)) per latent pixel": cos_ma
 ### With and without the loss (ablation)
 
 Training is the scarce resource here, so this ablation comes from a shipped CSV written by a
-documented script (`scripts/ablation_alignment.py`: two short stage-2 fine-tunes from the same
-stage-1 model, with and without $L_{\\text{sd}}$, measured on the held-out photos).
+documented script (`scripts/ablation_alignment.py`: two short fine-tunes of the codec stage
+from the same trained codec, with and without $L_{\\text{sd}}$, measured on the held-out photos).
 """),
     code("""
 ablation = dl.teaching.alignment_ablation()

@@ -174,10 +174,10 @@ def ablation_report(table: pd.DataFrame | None) -> str:
     """
     if table is None:
         return ("The self-distillation ablation has NOT been run: data/ablations/alignment.csv is missing.\n"
-                f"Run it (needs a trained stage 1 and the training photos):\n    {ABLATION_COMMAND}\n"
+                f"Run it (needs a trained codec stage and the training photos):\n    {ABLATION_COMMAND}\n"
                 "The live measurements below do not need it.")
     lines = [f"Ablation from {ABLATION_CSV.name}: {len(table)} variant(s), "
-             f"{int(table['steps'].iloc[0])} stage-2 steps each."]
+             f"{int(table['steps'].iloc[0])} codec-stage steps each."]
     by = table.set_index("variant")
     if {"full", "no_distill"} <= set(by.index):
         f, n = by.loc["full"], by.loc["no_distill"]
