@@ -297,7 +297,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int), p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--crop", type=int, help="crop side: image pixels (ae), latent pixels (cached stages)")
     p.add_argument("--lr", type=float)
-    p.add_argument("--lambdas", help="codec, mse: rate weights of the rate points, lowest rate first (8,4,2,1)")
+    p.add_argument("--lambdas", help="codec, mse: rate weights of the rate points, lowest rate first (default: train_config.RATE_LAMBDAS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",
