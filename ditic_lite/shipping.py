@@ -69,11 +69,6 @@ def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]
 CODEC_RUNS = (("tiny", "codec", True), ("mse", "mse", False))  # model name, its stage, DiT step
 
 
-def _encoder_file_digest(runs: Path) -> str | None:
-    index = runs / "cache" / "index.json"
-    return json.loads(index.read_text())["encoder_sha256"] if index.exists() else None
-
-
 def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     """Copy the shipped checkpoints into ``runs`` as finished stages, so training continues from them.
 

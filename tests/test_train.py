@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, add_cli, build_model, parse_train_args, train
+from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, add_cli, parse_train_args, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
