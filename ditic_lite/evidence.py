@@ -8,15 +8,19 @@ same bytes per image) and returns a tidy table; ``claims.py`` turns the tables i
   :func:`sigma_evidence`, :func:`timestep_ablation_images`
 * ``03_one_step_vs_multi_step``: :func:`compare_steps_images`
 * ``06_alignment_mechanisms``: :func:`condition_ablation_images`
+
+The loops over images show a progress bar (``progress=False`` hides it): on the official tier
+at full size one image takes minutes.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from .codec import Codec
 from .images import ImageLike
@@ -67,6 +71,11 @@ def position_table(maps: Mapping[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({k: np.ravel(v) for k, v in maps.items()})
 
 
+def _each_image(images: Mapping[str, ImageLike], desc: str, progress: bool) -> Iterator[tuple[str, ImageLike]]:
+    """``images.items()`` behind a progress bar (one tick per image)."""
+    return tqdm(images.items(), desc=desc, total=len(images), unit="image", disable=not progress, leave=False)
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     a, b = pd.Series(np.ravel(a)), pd.Series(np.ravel(b))
     if a.nunique() < 2 or b.nunique() < 2:
@@ -74,7 +83,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(a.corr(b, method="spearman"))
 
 
-def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike]) -> pd.DataFrame:
+def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike], progress: bool = True) -> pd.DataFrame:
     """Per image: ``positions`` (latent pixels), ``bpp``, ``log_sigma_mean``, ``saturated``
     (fraction of σ values that clip the map), ``r_error`` (Spearman of the per-position mean
     ``ln σ`` with the denoising demand ``|E(x) - (ỹ + res)|``, :func:`sigma_maps`), ``r_texture``
@@ -82,7 +91,7 @@ def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike]) -> pd.DataFram
     of σ, for contrast). Explained in notebook ``02_variance_and_pseudo_timesteps``.
     """
     rows = []
-    for name, img in images.items():
+    for name, img in _each_image(images, "sigma maps", progress):
         pil = as_pil(img)
         _, info = codec.roundtrip(pil)
         maps = sigma_maps(codec, pil, info)
@@ -96,12 +105,12 @@ def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike]) -> pd.DataFram
 
 
 def timestep_ablation_images(codec: Codec, images: Mapping[str, ImageLike],
-                             metrics: Sequence[str] = ("psnr", "ms_ssim")) -> pd.DataFrame:
+                             metrics: Sequence[str] = ("psnr", "ms_ssim"), progress: bool = True) -> pd.DataFrame:
     """``teaching.timestep_ablation`` on each image (same bytes, pixel-wise map vs its mean):
     per image ``bytes``, ``t_std`` and ``<metric>_pixelwise``, ``<metric>_global``.
     Explained in notebook ``02_variance_and_pseudo_timesteps``."""
     rows = []
-    for name, img in images.items():
+    for name, img in _each_image(images, "pixel-wise vs global", progress):
         _, t = timestep_ablation(codec, as_pil(img), metrics=metrics)
         row = {"image": name, "bytes": int(t["bytes"].iloc[0]), "t_std": float(t["t_std"].iloc[0])}
         for m in metrics:
@@ -112,13 +121,13 @@ def timestep_ablation_images(codec: Codec, images: Mapping[str, ImageLike],
 
 # ===================================================================================== 03
 def compare_steps_images(codec: Codec, images: Mapping[str, ImageLike], steps: Sequence[int] = (1, 2, 4, 8, 20),
-                         seed: int = 0) -> tuple[dict[str, dict], pd.DataFrame]:
+                         seed: int = 0, progress: bool = True) -> tuple[dict[str, dict], pd.DataFrame]:
     """``teaching.compare_steps`` on each image (the base DiT gets the image's caption where the
     sample photos have one, and shares DiT-IC's decoder). Returns the reconstructions by image
     (then by method and K) and one table with an ``image`` column.
     Explained in notebook ``03_one_step_vs_multi_step``."""
     recons, parts = {}, []
-    for name, img in images.items():
+    for name, img in _each_image(images, "K-step decodes", progress):
         recons[name], table = compare_steps(codec, as_pil(img), steps=steps, tokens=caption_for(name), seed=seed)
         parts.append(table.assign(image=name))
     return recons, pd.concat(parts, ignore_index=True)
@@ -126,12 +135,12 @@ def compare_steps_images(codec: Codec, images: Mapping[str, ImageLike], steps: S
 
 # ===================================================================================== 06
 def condition_ablation_images(codec: Codec, images: Mapping[str, ImageLike],
-                              metrics: Sequence[str] = ("psnr", "ms_ssim")) -> pd.DataFrame:
+                              metrics: Sequence[str] = ("psnr", "ms_ssim"), progress: bool = True) -> pd.DataFrame:
     """``teaching.condition_ablation`` on each image: per image ``<metric>_latent`` (prompter
     tokens) and ``<metric>_empty`` (zero tokens), same bytes.
     Explained in notebook ``06_alignment_mechanisms``."""
     rows = []
-    for name, img in images.items():
+    for name, img in _each_image(images, "condition ablation", progress):
         _, t = condition_ablation(codec, as_pil(img), metrics=metrics)
         row = {"image": name}
         for m in metrics:

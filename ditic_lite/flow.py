@@ -50,3 +50,26 @@ def one_step(y_tilde: torch.Tensor, v: torch.Tensor, sigma_map: torch.Tensor) ->
 def global_timestep_map(sigma_map: torch.Tensor) -> torch.Tensor:
     """Ablation of notebook 02: replace the pixel-wise map by its mean (one global timestep)."""
     return torch.full_like(sigma_map, float(sigma_map.mean()))
+
+
+
+def variance_calibration_loss(log_scale: torch.Tensor, error: torch.Tensor, cfg: FlowConfig = FlowConfig()) -> torch.Tensor:
+    """How well ``log_scale`` ranks the error it is meant to predict (training only; kit addition).
+
+    The release learns ``log_scale`` through the one-step loss alone, so nothing makes it a
+    variance: on the tiny model it ended up *lower* where the DiT's starting latent is wrong and in
+    textured regions (Spearman -0.4 / -0.5 on the validation photos, 2026-12-03). This loss reads
+    ``s = log_scale - b_c`` as the log-variance of a Gaussian for the starting error
+    ``e = E(x) - (mean + res)`` and takes its negative log-likelihood ``0.5 * mean(s + e^2 exp(-s))``
+    with each channel's offset ``b_c`` at its optimum, ``b_c = log mean(e^2 exp(-log_scale))``
+    over the batch: only the *shape* of the map is asked for (high where the error is high), and
+    its level per channel stays the DiT's choice. Equal to ``0.5 * mean_c(mean(l) + log mean(e^2
+    e^-l) + 1)``; minimal when ``log_scale`` is ``log e^2`` plus a constant per channel. ``e`` is
+    detached: only the codec's scale head learns from it.
+    """
+    lo, hi = cfg.log_scale_clamp
+    log_var = log_scale.clamp(lo, hi).float()
+    dims = (0, 2, 3)
+    normalised = error.detach().float().square() * torch.exp(-log_var)
+    offset = normalised.mean(dims, keepdim=True).clamp_min(1e-12).log()
+    return 0.5 * (log_var.mean(dims) + offset.flatten() + 1.0).mean()

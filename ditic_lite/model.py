@@ -184,7 +184,8 @@ class DiTIC(nn.Module):
         latent, latent2 = self.encode_latents(x01) if latents is None else latents
         codec_out = self.codec(latent, latent2, log_step=log_step)
         out = self.reconstruct(codec_out, steps=steps, decode=decode)
-        out.update(likelihoods=codec_out["likelihoods"], latent=latent, mean=codec_out["mean"])
+        out.update(likelihoods=codec_out["likelihoods"], latent=latent, mean=codec_out["mean"],
+                   res=codec_out["res"], log_scale=codec_out["log_scale"])
         return out
 
 

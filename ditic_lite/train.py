@@ -280,7 +280,8 @@ def train_all(runs: Path, data: Path, seed: int = 0, cpu: bool = False) -> None:
 def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     """``ditic-lite train STAGE ...`` arguments over the stage's defaults."""
     given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
-                                               "channels_last", "compile") if getattr(ns, key, None) is not None}
+                                               "channels_last", "compile", "distill_margin", "variance_weight")
+             if getattr(ns, key, None) is not None}
     if ns.lambdas:
         given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
     return TrainArgs.for_stage(ns.stage, data=Path(ns.data), runs=Path(ns.runs),
@@ -298,6 +299,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, help="crop side: image pixels (ae), latent pixels (cached stages)")
     p.add_argument("--lr", type=float)
     p.add_argument("--lambdas", help="codec, mse: rate weights of the rate points, lowest rate first (default: train_config.RATE_LAMBDAS)")
+    p.add_argument("--distill-margin", type=float, dest="distill_margin",
+                   help="codec: margin m of L_distill = ReLU(1 - m - cos) (default: train_config.DISTILL_MARGIN)")
+    p.add_argument("--variance-weight", type=float, dest="variance_weight",
+                   help="codec: weight of the variance calibration of log_scale (default: train_config.VARIANCE_WEIGHT; 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",

@@ -5,7 +5,8 @@
 * ``mse``: :class:`LatentCodecStep`, ``lambda_r R + MSE(y_hat, E(x))`` in latent space, every
   rate point ``r`` of one model (its learned per-channel steps in :class:`RateSteps`);
 * ``codec``: :class:`AlignedLatentStep`, the same through the one-step DiT, ``+ L_distill + L_cond``
-  (paper eq. 9, with the distortion measured against the frozen encoder's latent).
+  (paper eq. 9, with the distortion measured against the frozen encoder's latent), and the kit's
+  variance calibration of ``log_scale`` (:func:`~ditic_lite.flow.variance_calibration_loss`).
 
 A batch is ``(images, photo indexes)`` for ``ae`` and ``(latent, latent2, caption indexes)`` for
 the stages on the latent cache (:mod:`ditic_lite.latent_cache`). Every step then makes the same
@@ -27,6 +28,7 @@ from accelerate import Accelerator
 from pytorch_msssim import ms_ssim
 
 from .align import CaptionAlignment, self_distillation_loss
+from .flow import variance_calibration_loss
 from .config import DiTICConfig
 from .model import DiTIC
 from .train_config import TrainArgs
@@ -71,8 +73,8 @@ class StageStep:
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float) -> None:
         self.model = model
         self.extra = self.extra_modules(model.config)
-        alignment = list(self.extra["align"].parameters()) if "align" in self.extra else []
-        self.optimizer = torch.optim.AdamW(params + alignment, lr=lr, weight_decay=0.0)
+        own = [p for module in self.extra.values() for p in module.parameters()]
+        self.optimizer = torch.optim.AdamW(params + own, lr=lr, weight_decay=0.0)
         self.quantile_optimizer = None
         if self.trains_codec:
             quantiles = model.codec.entropy_bottleneck.quantiles
@@ -86,8 +88,7 @@ class StageStep:
         """The keyword arguments of the stage's constructor, from the run's arguments and model config."""
         return {}
 
-    @classmethod
-    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
+    def extra_modules(self, config: DiTICConfig) -> nn.ModuleDict:
         """The stage's modules besides the model (trained, saved in its state, never shipped)."""
         return nn.ModuleDict()
 
@@ -263,12 +264,16 @@ class AlignedLatentStep(LatentCodecStep):
     """Stage ``codec`` (DiT-IC): :class:`LatentCodecStep` through the one-step DiT, ``+ L_distill + L_cond``.
 
     ``L_distill``: self-distillation of ``y_hat`` towards the encoder's latent (hinge margin
-    ``distill_margin``); ``L_cond``: contrastive alignment of the prompter's tokens with the captions.
+    ``distill_margin``); ``L_cond``: contrastive alignment of the prompter's tokens with the captions;
+    ``L_var`` (kit addition, ``variance_weight``; 0 = off): :func:`~ditic_lite.flow.variance_calibration_loss`
+    of ``log_scale`` against the error of the DiT's starting latent.
     """
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, captions: torch.Tensor,
-                 distill_margin: float, distill_weight: float, contrastive_weight: float, **codec: Any) -> None:
+                 distill_margin: float, distill_weight: float, contrastive_weight: float,
+                 variance_weight: float = 0.0, **codec: Any) -> None:
         super().__init__(model, params, lr, **codec)
+        self.variance_weight = variance_weight
         self.captions = captions
         self.distill_margin, self.distill_weight = distill_margin, distill_weight
         self.contrastive_weight = contrastive_weight
@@ -277,10 +282,10 @@ class AlignedLatentStep(LatentCodecStep):
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
         margin = config.align.distill_margin if args.distill_margin is None else args.distill_margin
         return dict(super().settings(args, config, captions), captions=captions, distill_margin=margin,
-                    distill_weight=config.align.distill_weight, contrastive_weight=config.align.contrastive_weight)
+                    distill_weight=config.align.distill_weight, contrastive_weight=config.align.contrastive_weight,
+                    variance_weight=args.variance_weight)
 
-    @classmethod
-    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
+    def extra_modules(self, config: DiTICConfig) -> nn.ModuleDict:
         return nn.ModuleDict({"align": CaptionAlignment(config.align.init_temperature)})
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -291,7 +296,12 @@ class AlignedLatentStep(LatentCodecStep):
         captions = self.captions[idx.cpu()].to(out["latent"].device)
         l_cond = self.contrastive_weight * self.extra["align"](out["tokens"], captions)
         logs["cond"] = float(l_cond.detach())
-        return loss + l_sd + l_cond, logs
+        if not self.variance_weight:
+            return loss + l_sd + l_cond, logs
+        start_error = out["latent"] - (out["mean"] + out["res"])
+        l_var = self.variance_weight * variance_calibration_loss(out["log_scale"], start_error, self.model.config.flow)
+        logs["variance"] = float(l_var.detach())
+        return loss + l_sd + l_cond + l_var, logs
 
 
 STAGE_STEPS: dict[str, type[StageStep]] = {

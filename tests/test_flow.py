@@ -145,3 +145,21 @@ def test_one_reconstruct_for_both_tiers(tiny_model):
     t = official.dit_timestep(999.0, torch.zeros(1, dtype=torch.float64))
     assert t.dtype == torch.float32 and float(t) == 999.0 * official.DiT.config.get("timestep_scale", 1.0)
     assert tiny_model.dit_timestep(999.0, torch.zeros(1, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_variance_calibration_asks_only_for_the_shape_of_the_map():
+    torch.manual_seed(0)
+    error = torch.randn(2, 3, 8, 8) * torch.linspace(0.1, 2.0, 8).view(1, 1, 1, 8)  # grows to the right
+    matched = error.square().log()
+    loss = flow.variance_calibration_loss
+    # a constant per channel (the DiT's operating point) changes nothing
+    shifted = matched + torch.tensor([3.0, -2.0, 0.5]).view(1, 3, 1, 1)
+    torch.testing.assert_close(loss(shifted, error), loss(matched, error))
+    # the right shape beats a flat map, which beats the inverted one (the shipped tier's, 2026-12-03)
+    assert loss(matched, error) < loss(torch.zeros_like(error), error) < loss(-matched, error)
+    # only log_scale learns: the error is a target
+    log_scale, err = torch.zeros_like(error, requires_grad=True), error.clone().requires_grad_(True)
+    loss(log_scale, err).backward()
+    assert err.grad is None and log_scale.grad.abs().sum() > 0
+    # and the gradient points the map up where the error is large
+    assert log_scale.grad[..., -1].mean() < 0 < log_scale.grad[..., 0].mean()

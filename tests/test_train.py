@@ -101,6 +101,9 @@ def test_cli_arguments_go_over_the_stage_defaults():
     assert args == TrainArgs.for_stage("codec", data=Path(ns.data), steps=7, channels_last=True, lambdas=(3.0, 1.0))
     assert (args.lr, args.distill_margin) == tuple(STAGE_DEFAULTS["codec"][k] for k in ("lr", "distill_margin"))
     assert parse_train_args(parser.parse_args(["train", "ae"])).bf16  # ae's default
+    assert args.variance_weight == STAGE_DEFAULTS["codec"]["variance_weight"] > 0
+    ablated = parse_train_args(parser.parse_args(["train", "codec", "--variance-weight", "0", "--distill-margin", "0.5"]))
+    assert (ablated.variance_weight, ablated.distill_margin) == (0.0, 0.5)
 
 
 @pytest.mark.slow
