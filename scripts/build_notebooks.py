@@ -359,6 +359,12 @@ One point per latent pixel of this image, then one row per image: `r_error` and 
 Spearman (rank) correlations of $\\overline{\\ln\\sigma}$ with the demand and with texture, so a
 few extreme values cannot decide them; `r_texture_channel_mean` uses the plain channel mean of
 $\\sigma$ instead, for contrast, and `saturated` is the fraction of values that clip the map.
+
+Read `r_error` per tier. The release learns $\\ell$ only through the one-step loss it scales. The
+tiny tier's codec stage adds a calibration term (kit addition, `dl.flow.variance_calibration_loss`):
+the Gaussian likelihood of the starting error $E(x) - (\\tilde y + \\text{res})$ under $\\ell$ up to
+one offset per channel, so on the tiny tier a positive `r_error` is partly trained for. Texture is
+in no loss of either tier: `r_texture` is a finding on both.
 """),
     code("""
 positions = dl.evidence.position_table(maps)
