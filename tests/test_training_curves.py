@@ -33,5 +33,13 @@ def test_projections_cover_the_autoencoder_targets_and_the_low_rate_points_only(
                           "bpp": [0.03, 0.03, 0.06, 0.07], "ms_ssim": [0.6, 0.7, 0.7, 0.75]})
     table = curves.projections(ae, codec)
     assert list(table["what"]) == ["autoencoder psnr", "autoencoder ms_ssim", "tiny rate 0 ms_ssim"]
-    assert math.isclose(table.set_index("what").loc["autoencoder psnr", "projected_steps"], 4000 * 2 ** 0.5)
+    # 1 dB per doubling from 24 dB at step 4000
+    want = 4000 * 2 ** (curves.AE_TARGETS["psnr"] - 24.0)
+    assert math.isclose(table.set_index("what").loc["autoencoder psnr", "projected_steps"], want)
+    # once the encoder is frozen, the projection follows the decoder-only curve (the newest points)
+    frozen = pd.DataFrame({"step": [8000, 16000], "psnr": [24.5, 25.0], "ms_ssim": [0.85, 0.86],
+                           "encoder_trained": [False, False]})
+    decoder_only = curves.projections(pd.concat([ae, frozen], ignore_index=True), codec).set_index("what")
+    assert decoder_only.loc["autoencoder psnr", "last_steps"] == 16000
+    assert math.isclose(decoder_only.loc["autoencoder psnr", "gain_per_doubling"], 0.5)
     assert math.isclose(table.set_index("what").loc["tiny rate 0 ms_ssim", "projected_steps"], 200 * 2)
