@@ -52,7 +52,6 @@ def global_timestep_map(sigma_map: torch.Tensor) -> torch.Tensor:
     return torch.full_like(sigma_map, float(sigma_map.mean()))
 
 
-
 def variance_calibration_loss(log_scale: torch.Tensor, error: torch.Tensor, cfg: FlowConfig = FlowConfig()) -> torch.Tensor:
     """How well ``log_scale`` ranks the error it is meant to predict (training only; kit addition).
 

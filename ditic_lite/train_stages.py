@@ -28,8 +28,8 @@ from accelerate import Accelerator
 from pytorch_msssim import ms_ssim
 
 from .align import CaptionAlignment, self_distillation_loss
-from .flow import variance_calibration_loss
 from .config import DiTICConfig
+from .flow import variance_calibration_loss
 from .model import DiTIC
 from .train_config import TrainArgs
 
@@ -73,8 +73,8 @@ class StageStep:
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float) -> None:
         self.model = model
         self.extra = self.extra_modules(model.config)
-        own = [p for module in self.extra.values() for p in module.parameters()]
-        self.optimizer = torch.optim.AdamW(params + own, lr=lr, weight_decay=0.0)
+        alignment = list(self.extra["align"].parameters()) if "align" in self.extra else []
+        self.optimizer = torch.optim.AdamW(params + alignment, lr=lr, weight_decay=0.0)
         self.quantile_optimizer = None
         if self.trains_codec:
             quantiles = model.codec.entropy_bottleneck.quantiles
@@ -88,7 +88,8 @@ class StageStep:
         """The keyword arguments of the stage's constructor, from the run's arguments and model config."""
         return {}
 
-    def extra_modules(self, config: DiTICConfig) -> nn.ModuleDict:
+    @classmethod
+    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
         """The stage's modules besides the model (trained, saved in its state, never shipped)."""
         return nn.ModuleDict()
 
@@ -285,7 +286,8 @@ class AlignedLatentStep(LatentCodecStep):
                     distill_weight=config.align.distill_weight, contrastive_weight=config.align.contrastive_weight,
                     variance_weight=args.variance_weight)
 
-    def extra_modules(self, config: DiTICConfig) -> nn.ModuleDict:
+    @classmethod
+    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
         return nn.ModuleDict({"align": CaptionAlignment(config.align.init_temperature)})
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -296,12 +298,13 @@ class AlignedLatentStep(LatentCodecStep):
         captions = self.captions[idx.cpu()].to(out["latent"].device)
         l_cond = self.contrastive_weight * self.extra["align"](out["tokens"], captions)
         logs["cond"] = float(l_cond.detach())
-        if not self.variance_weight:
-            return loss + l_sd + l_cond, logs
-        start_error = out["latent"] - (out["mean"] + out["res"])
-        l_var = self.variance_weight * variance_calibration_loss(out["log_scale"], start_error, self.model.config.flow)
-        logs["variance"] = float(l_var.detach())
-        return loss + l_sd + l_cond + l_var, logs
+        loss = loss + l_sd + l_cond
+        if self.variance_weight:
+            start_error = out["latent"] - (out["mean"] + out["res"])
+            l_var = self.variance_weight * variance_calibration_loss(out["log_scale"], start_error, self.model.config.flow)
+            logs["variance"] = float(l_var.detach())
+            loss = loss + l_var
+        return loss, logs
 
 
 STAGE_STEPS: dict[str, type[StageStep]] = {
