@@ -5,7 +5,7 @@ Each function repeats a measurement of ``ditic_lite.teaching`` over several imag
 same bytes per image) and returns a tidy table; ``claims.py`` turns the tables into verdicts.
 
 * ``02_variance_and_pseudo_timesteps``: :func:`sigma_maps`, :func:`position_table`,
-  :func:`sigma_evidence`, :func:`timestep_ablation_images`
+  :func:`sigma_evidence` (with :func:`border_excess`), :func:`timestep_ablation_images`
 * ``03_one_step_vs_multi_step``: :func:`compare_steps_images`
 * ``06_alignment_mechanisms``: :func:`condition_ablation_images`
 
@@ -83,12 +83,25 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(a.corr(b, method="spearman"))
 
 
+def border_excess(values: np.ndarray) -> float:
+    """How much higher a 2-D map is on its outer ring of positions than inside, in units of its
+    standard deviation: ``(mean(ring) - mean(interior)) / std(map)`` (nan for maps under 3x3 or flat)."""
+    values = np.asarray(values, dtype=float)
+    if min(values.shape) < 3 or values.std() == 0:
+        return float("nan")
+    inside = np.zeros(values.shape, dtype=bool)
+    inside[1:-1, 1:-1] = True
+    return float((values[~inside].mean() - values[inside].mean()) / values.std())
+
+
 def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike], progress: bool = True) -> pd.DataFrame:
     """Per image: ``positions`` (latent pixels), ``bpp``, ``log_sigma_mean``, ``saturated``
     (fraction of σ values that clip the map), ``r_error`` (Spearman of the per-position mean
     ``ln σ`` with the denoising demand ``|E(x) - (ỹ + res)|``, :func:`sigma_maps`), ``r_texture``
-    (same with local texture) and ``r_texture_channel_mean`` (texture with the plain channel mean
-    of σ, for contrast). Explained in notebook ``02_variance_and_pseudo_timesteps``.
+    (same with local texture), ``r_texture_channel_mean`` (texture with the plain channel mean
+    of σ, for contrast) and ``ring_sigma``, ``ring_error``, ``ring_texture`` (:func:`border_excess`
+    of each map: a ring in σ that the demand and texture do not have is a border artefact).
+    Explained in notebook ``02_variance_and_pseudo_timesteps``.
     """
     rows = []
     for name, img in _each_image(images, "sigma maps", progress):
@@ -100,7 +113,9 @@ def sigma_evidence(codec: Codec, images: Mapping[str, ImageLike], progress: bool
                      "log_sigma_mean": float(maps["log_sigma"].mean()), "saturated": float(maps["saturated"].mean()),
                      "r_error": _spearman(maps["log_sigma"], maps["error"]),
                      "r_texture": _spearman(maps["log_sigma"], maps["texture"]),
-                     "r_texture_channel_mean": _spearman(mean_sigma, maps["texture"])})
+                     "r_texture_channel_mean": _spearman(mean_sigma, maps["texture"]),
+                     **{f"ring_{k}": border_excess(maps[m]) for k, m in
+                        (("sigma", "log_sigma"), ("error", "error"), ("texture", "texture"))}})
     return pd.DataFrame(rows)
 
 

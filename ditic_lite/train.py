@@ -7,7 +7,8 @@
     ditic-lite train mse      # MSE baseline (the same codec, no DiT step), latent space
     ditic-lite train all      # everything above in order, then export
 
-Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command),
+Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command;
+a resumed run trains at the ``--lr`` given now, the stage's default if none, so lowering it anneals),
 stops cleanly at ``--max-minutes`` or on SIGTERM/Ctrl-C (saving first; at most ``--save-minutes``
 of work is lost if it is killed outright), seeds everything, keeps an EMA of the trainable weights
 and writes the EMA weights. ``--from-shipped`` first copies the committed checkpoints into
@@ -140,7 +141,9 @@ def train(args: TrainArgs) -> dict[str, Any]:
         upstream = upstream_weights(model, args.stage)  # newer than the state's copies, maybe
         accelerator.load_state(str(state_dir), strict=False)  # entropy tables: recomputed
         restore_upstream(model, upstream)
-        accelerator.print(f"resumed {args.stage} at step {step}")
+        for group in stage.optimizer.param_groups:  # the state holds the old lr: --lr decides (annealing)
+            group["lr"] = group["initial_lr"] = args.lr
+        accelerator.print(f"resumed {args.stage} at step {step} (lr {args.lr:g})")
     elif step:
         accelerator.print(f"continuing {args.stage} from its weights at step {step} (new optimiser state)")
     history: list[dict[str, float]] = progress.get("history", [])
@@ -153,7 +156,9 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 "threads": torch.get_num_threads(), "bf16": args.bf16,
                 "channels_last": args.channels_last, "compile": args.compile,
                 "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
-                "lr": args.lr, "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
+                "lr": args.lr, **({"ms_ssim_weight": args.ms_ssim_weight, "decoded_share": args.decoded_share}
+                                  if args.stage == "ae" else {}),
+                "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
     def write_progress() -> None:  # steps, wall time over every run so far, loss history
         minutes = progress.get("minutes", 0.0) + (time.time() - start) / 60
@@ -280,7 +285,8 @@ def train_all(runs: Path, data: Path, seed: int = 0, cpu: bool = False) -> None:
 def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     """``ditic-lite train STAGE ...`` arguments over the stage's defaults."""
     given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
-                                               "channels_last", "compile", "distill_margin", "variance_weight")
+                                               "channels_last", "compile", "distill_margin", "variance_weight",
+                                               "ms_ssim_weight", "decoded_share")
              if getattr(ns, key, None) is not None}
     if ns.lambdas:
         given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
@@ -303,6 +309,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="codec: margin m of L_distill = ReLU(1 - m - cos) (default: train_config.DISTILL_MARGIN)")
     p.add_argument("--variance-weight", type=float, dest="variance_weight",
                    help="codec: weight of the variance calibration of log_scale (default: train_config.VARIANCE_WEIGHT; 0: off)")
+    p.add_argument("--ms-ssim-weight", type=float, dest="ms_ssim_weight",
+                   help="ae: weight of an (1 - MS-SSIM) term besides MSE + 0.1 L1 (default 0: off)")
+    p.add_argument("--decoded-share", type=float, dest="decoded_share",
+                   help="ae: share of batches the decoder learns from the trained codecs' decoded latents "
+                        "(fine-tune on what files decode to; default 0: exact latents only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",

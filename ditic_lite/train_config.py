@@ -96,6 +96,8 @@ class TrainArgs:
     colour_augment: bool = False
     distill_margin: float | None = None  # None: the model config's (the release's 0.5)
     variance_weight: float = 0.0  # codec: weight of flow.variance_calibration_loss (0: off, as the release)
+    ms_ssim_weight: float = 0.0  # ae: weight of (1 - MS-SSIM) besides MSE + L1 (0: off)
+    decoded_share: float = 0.0  # ae: share of batches decoded from a trained codec's y_hat (0: exact latents only)
     bf16: bool = False
     channels_last: bool = False  # NHWC memory layout of the trained convolutions and the batch
     compile: bool = False  # torch.compile the trained module (inductor; the first steps compile)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,11 @@ from accelerate import Accelerator
 from pytorch_msssim import ms_ssim
 
 from .align import CaptionAlignment, self_distillation_loss
+from .checkpoints import read_safetensors
 from .config import DiTICConfig
 from .flow import variance_calibration_loss
 from .model import DiTIC
-from .train_config import TrainArgs
+from .train_config import TrainArgs, run_weights
 
 
 def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
@@ -152,19 +154,92 @@ class StageStep:
 
 
 class AutoencoderStep(StageStep):
-    """Stage ``ae``: the autoencoder reconstructs signed pixels; ``L = MSE + l1_weight * L1``."""
+    """Stage ``ae``: the autoencoder reconstructs signed pixels;
+    ``L = MSE + l1_weight * L1 + ms_ssim_weight * (1 - MS-SSIM)``.
+
+    Two kit additions, both off by default:
+
+    * ``ms_ssim_weight``: the MS-SSIM term, with a 7x7 window so that its five scales fit a
+      128-px crop (pytorch-msssim needs a side > 16 * (window - 1));
+    * ``decoded_share``: the share of batches the decoder reconstructs from a trained codec's
+      decoded latent ``y_hat`` instead of the encoder's exact one (the pixel-space fine-tune of
+      issue 20). Each such batch draws one of ``codecs`` (DiT-IC and the MSE baseline of the runs
+      folder, frozen, eval mode: the rounding of real files), a rate point and a step jitter as
+      their training does. Needs the frozen encoder, one process and crops of >= 256 px.
+    """
 
     trained_part = "vae"
     trains_codec = False
     uses_cache = False
     l1_weight = 0.1
+    ms_ssim_window = 7
+
+    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, ms_ssim_weight: float = 0.0,
+                 decoded_share: float = 0.0, codecs: list[tuple[DiTIC, torch.Tensor]] | None = None,
+                 quant_jitter: float = 0.0) -> None:
+        super().__init__(model, params, lr)
+        self.ms_ssim_weight, self.decoded_share, self.quant_jitter = ms_ssim_weight, decoded_share, quant_jitter
+        self.codecs = list(codecs or [])  # (model, log-steps of its rate points)
+        if decoded_share and not self.codecs:
+            raise ValueError("--decoded-share needs trained codecs (runs/codec, runs/mse) to decode with")
+
+    @classmethod
+    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
+        codecs = trained_codecs(args.runs) if args.decoded_share else []
+        if codecs and not args.freeze_encoder:
+            raise ValueError("--decoded-share trains the decoder alone: it needs the frozen encoder (train cache)")
+        return dict(ms_ssim_weight=args.ms_ssim_weight, decoded_share=args.decoded_share, codecs=codecs,
+                    quant_jitter=args.quant_jitter)
+
+    def prepare(self, accelerator: Accelerator, loader: Any, channels_last: bool = False,
+                compile: bool = False) -> Any:
+        if self.codecs and accelerator.num_processes > 1:  # decoding bypasses the DDP wrapper's forward
+            raise ValueError("--decoded-share trains on one process")
+        for codec, _ in self.codecs:
+            codec.to(accelerator.device)
+        return super().prepare(accelerator, loader, channels_last=channels_last, compile=compile)
+
+    @torch.no_grad()
+    def decoded_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """A random trained codec's ``y_hat`` of ``x`` in [0, 1] at a random rate point, unscaled
+        for the decoder; fp32 whatever the autocast, as when a file is decoded."""
+        codec, log_steps = random.choice(self.codecs)
+        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
+        with torch.autocast(x.device.type, enabled=False):
+            out = codec(x.float(), decode=False, log_step=log_steps[random.randrange(len(log_steps))] + jitter)
+        return out["y_hat"] / codec.scaling_factor
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
         x, _ = batch
         c = x * 2 - 1
-        rec = self.trained(c).sample.float()  # the loss in fp32 under bf16 autocast
+        if self.codecs and random.random() < self.decoded_share:
+            rec = self.trained.decode(self.decoded_latent(x)).sample.float()
+        else:
+            rec = self.trained(c).sample.float()  # the loss in fp32 under bf16 autocast
         mse = F.mse_loss(rec, c)
-        return mse + self.l1_weight * F.l1_loss(rec, c), {"psnr": _psnr_signed(mse)}
+        loss, logs = mse + self.l1_weight * F.l1_loss(rec, c), {"psnr": _psnr_signed(mse)}
+        if self.ms_ssim_weight:
+            # clamped like the decoded image, in fp32: under bf16 autocast the local variances
+            # E[x^2] - E[x]^2 cancel, a scale's SSIM turns <= 0 and the gradient of its power is NaN
+            with torch.autocast(x.device.type, enabled=False):
+                score = ms_ssim(((rec + 1) / 2).clamp(0, 1), x.float(), data_range=1.0, win_size=self.ms_ssim_window)
+            loss = loss + self.ms_ssim_weight * (1 - score)
+            logs["ms_ssim"] = float(score.detach())
+        return loss, logs
+
+
+def trained_codecs(runs: Path) -> list[tuple[DiTIC, torch.Tensor]]:
+    """The codec stages of ``runs`` (DiT-IC, the MSE baseline; those trained) as frozen eval-mode
+    models with their rate points' log-steps, for the decoder's fine-tune on decoded latents."""
+    from .shipping import CODEC_RUNS, model_from_run
+
+    codecs = []
+    for _, stage, use_dit in CODEC_RUNS:
+        if run_weights(runs, stage).exists():
+            model = model_from_run(runs, run_weights(runs, stage), use_dit=use_dit).requires_grad_(False)
+            steps = read_safetensors(runs / stage / "stage.safetensors")["rate_log_steps"]
+            codecs.append((model, steps))
+    return codecs
 
 
 class FlowStep(StageStep):

@@ -359,6 +359,9 @@ One point per latent pixel of this image, then one row per image: `r_error` and 
 Spearman (rank) correlations of $\\overline{\\ln\\sigma}$ with the demand and with texture, so a
 few extreme values cannot decide them; `r_texture_channel_mean` uses the plain channel mean of
 $\\sigma$ instead, for contrast, and `saturated` is the fraction of values that clip the map.
+`ring_sigma`, `ring_error` and `ring_texture` say how much higher each map is on its outermost
+ring of latent pixels than inside, in standard deviations of the map: a ring in σ that the demand
+and texture do not share is an artefact of the codec at the image borders, not a measurement.
 
 Read `r_error` per tier. The release learns $\\ell$ only through the one-step loss it scales. The
 tiny tier's codec stage adds a calibration term (kit addition, `dl.flow.variance_calibration_loss`):

@@ -63,12 +63,29 @@ def autoencoder_rows(runs_dir: Path) -> pd.DataFrame:
     for entry in progress.get("history", []):
         if "val_psnr" not in entry:
             continue
-        run = next((r for r in runs if r["from_step"] <= entry["step"] <= r["to_step"]), {})
+        # a resumed run measures again at its first step: that point belongs to the run before
+        run = next((r for r in runs if r["from_step"] < entry["step"] <= r["to_step"]),
+                   next((r for r in runs if r["from_step"] <= entry["step"] <= r["to_step"]), {}))
+        recipe = recipe_of(run)
+        start = next((r["from_step"] for r in runs if recipe_of(r) == recipe), 0) if recipe.startswith(FINE_TUNE) else 0
         rows.append({"step": entry["step"], "minutes": round(minutes_at(entry["step"], runs), 2),
                      "psnr": entry["val_psnr"], "ms_ssim": entry["val_ms_ssim"],
-                     "encoder_trained": not run.get("freeze_encoder", False),
-                     "hardware": run.get("hardware", "")})
+                     "encoder_trained": not run.get("freeze_encoder", False), "recipe": recipe,
+                     "recipe_start": start, "hardware": run.get("hardware", "")})
     return pd.DataFrame(rows)
+
+
+FINE_TUNE = "decoder fine-tune"
+
+
+def recipe_of(run: dict) -> str:
+    """What a run of ``train ae`` trained, how: the curves of different recipes are kept apart."""
+    if not run.get("freeze_encoder", False):
+        return "encoder + decoder"
+    share, weight, crop = run.get("decoded_share") or 0, run.get("ms_ssim_weight") or 0, run.get("crop", 128)
+    if not share and not weight and crop == 128:
+        return "decoder only"
+    return f"{FINE_TUNE}: {crop} px, {share:.0%} on decoded latents, MS-SSIM x{weight:g}"
 
 
 def codec_rows(shipped: bool = True) -> pd.DataFrame:
@@ -90,6 +107,9 @@ def codec_rows(shipped: bool = True) -> pd.DataFrame:
 
 def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     old = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    if "encoder_trained" in old and "recipe" not in old:  # rows from before recipes were recorded
+        old["recipe"] = np.where(old["encoder_trained"], "encoder + decoder", "decoder only")
+        old["recipe_start"] = 0
     table = pd.concat([old, new], ignore_index=True)
     if "shipped" in table:  # rows from before the column existed were all shipped
         table["shipped"] = table["shipped"].fillna(True).astype(bool)
@@ -122,12 +142,20 @@ def projected_steps(steps: np.ndarray, values: np.ndarray, target: float, last: 
 def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
     """Steps to each of issue 20's quality targets, projected from the measured curves."""
     rows = []
-    # the curve of the newest points: the decoder alone once the latent cache froze the encoder
-    trained = ae[ae["encoder_trained"] == ae.sort_values("step")["encoder_trained"].iloc[-1]] if len(ae) else ae
+    # the curve of the newest recipe (the decoder alone once the latent cache froze the encoder,
+    # then its fine-tune); a fine-tune counts its own steps, from where it started
+    if len(ae) and "recipe" not in ae:
+        ae = ae.assign(recipe=np.where(ae["encoder_trained"], "encoder + decoder", "decoder only"), recipe_start=0)
+    trained = ae[ae["recipe"] == ae.sort_values("step")["recipe"].iloc[-1]] if len(ae) else ae
     for metric, target in AE_TARGETS.items():
         if len(trained):
-            fit = projected_steps(trained["step"].to_numpy(), trained[metric].to_numpy(), target)
-            rows.append({"what": f"autoencoder {metric}", "target": target, "steps_of": "autoencoder",
+            start = int(trained["recipe_start"].max())
+            fit = projected_steps(trained["step"].to_numpy() - start, trained[metric].to_numpy(), target)
+            if start and np.isfinite(fit["projected_steps"]):
+                fit["projected_steps"] += start
+            rows.append({"what": f"autoencoder {metric}", "target": target,
+                         "steps_of": f"autoencoder ({trained['recipe'].iloc[0]}"
+                                     + (f", steps since {start})" if start else ")"),
                          "last_steps": int(trained["step"].max()), "last_value": float(trained.sort_values("step")[metric].iloc[-1]),
                          **fit})
     for (model, rate), group in codec.groupby(["model", "rate"]) if len(codec) else ():
@@ -147,14 +175,16 @@ def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
     twin = ax.twinx()
     if len(ae):
         first = ae.loc[[ae["step"].idxmin()]]  # the run both kinds of continuation started from
-        for (trained, group), colour in zip(ae.groupby("encoder_trained"), ("tab:blue", "tab:orange")):
+        recipes = list(ae.sort_values("step")["recipe"].unique())
+        for recipe, colour in zip(recipes, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")):
+            group = ae[ae["recipe"] == recipe]
             group = pd.concat([first, group]).drop_duplicates("step").sort_values("step")
-            label = "encoder + decoder trained" if trained else "decoder only (latent kept)"
+            label = recipe.replace("decoder only", "decoder only (latent kept)")
             ax.plot(group["step"], group["psnr"], "o-", ms=3, color=colour, label=f"{label}: PSNR")
             twin.plot(group["step"], group["ms_ssim"], "s:", ms=3, color=colour, label=f"{label}: MS-SSIM")
     twin.set_ylabel("MS-SSIM (dotted)")
     ax.set_xscale("log")
-    ax.set_xlabel("autoencoder training steps (batch 8, 128 px crops; log scale)")
+    ax.set_xlabel("autoencoder training steps (batch 8 x 128 px crops unless the legend says; log scale)")
     ax.set_ylabel("PSNR on exact latents (dB, solid)")
     ax.set_title("autoencoder on held-out photos: the quality ceiling")
     ax.legend(loc="upper left", fontsize=8)
@@ -188,7 +218,7 @@ def main() -> None:
     parser.add_argument("--not-shipped", action="store_true",
                         help="the cards in ditic_lite/checkpoints are an export that will not be kept")
     args = parser.parse_args()
-    ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "encoder_trained"])
+    ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "recipe"])
     codec = append(CODEC_CSV, codec_rows(shipped=not args.not_shipped), ["model", "rate", "codec_steps", "autoencoder_steps"])
     plot(ae, codec, args.out)
     projection = projections(ae, codec)

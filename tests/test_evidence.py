@@ -31,6 +31,7 @@ def test_sigma_maps_and_evidence(random_codec, photos):
     table = evidence.sigma_evidence(random_codec, photos)
     assert list(table["image"]) == list(photos) and (table["positions"] == 48).all()
     assert table[["r_error", "r_texture"]].abs().le(1).all().all()
+    assert np.isfinite(table[["ring_sigma", "ring_error", "ring_texture"]].to_numpy()).all()
     assert len(claims.variance_claims(table, evidence.timestep_ablation_images(random_codec, photos))) == 4
 
 
@@ -69,3 +70,12 @@ def test_base_dit_shares_the_adapted_decoder(tiny_model, photos):
     with pytest.raises(ValueError, match="LoRA parts"):
         with model.lora_disabled(("decoder",)):
             pass
+
+
+def test_border_excess_sees_a_ring_and_not_a_gradient():
+    ring = np.zeros((6, 8))
+    ring[[0, -1], :] = ring[:, [0, -1]] = 1.0
+    assert evidence.border_excess(ring) > 1.5  # the ring is all of the map's spread
+    ramp = np.tile(np.arange(8.0), (6, 1))  # a left-to-right gradient: the ring averages it out
+    assert abs(evidence.border_excess(ramp)) < 0.05
+    assert np.isnan(evidence.border_excess(np.ones((6, 8)))) and np.isnan(evidence.border_excess(np.ones((2, 8))))

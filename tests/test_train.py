@@ -45,9 +45,17 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     train(_args("ae", train_folder, runs, steps=3))
     ae = load_file(str(runs / "ae" / "model.safetensors"))
     assert all(torch.equal(ae[k], encoder_file[k]) for k in encoder_file if k.startswith("vae."))
-    # resume: asking for 3 steps continues from step 2
-    summary = train(_args("codec", train_folder, runs, steps=3))
+    # the decoder's fine-tune on the trained codecs' decoded latents: the decoder moves, the encoder stays
+    before = load_file(str(runs / "ae" / "model.safetensors"))
+    train(_args("ae", train_folder, runs, steps=5, crop=256, decoded_share=1.0, ms_ssim_weight=0.1))
+    after = load_file(str(runs / "ae" / "model.safetensors"))
+    assert all(torch.equal(after[k], encoder_file[k]) for k in encoder_file if k.startswith("vae."))
+    assert any(not torch.equal(after[k], before[k]) for k in after if k.startswith("vae.decoder."))
+    # resume: asking for 3 steps continues from step 2, at the lr asked for now (annealing)
+    summary = train(_args("codec", train_folder, runs, steps=3, lr=3e-5))
     assert summary["steps"] == 3 and summary["minutes_total"] > summary["minutes_this_run"]
+    saved = torch.load(runs / "codec" / "state" / "optimizer.bin", weights_only=False)
+    assert {g["lr"] for g in saved["param_groups"]} == {3e-5}
 
     out = tmp_path / "checkpoints"
     cards = shipping.export(runs, out=out)
@@ -104,6 +112,49 @@ def test_cli_arguments_go_over_the_stage_defaults():
     assert args.variance_weight == STAGE_DEFAULTS["codec"]["variance_weight"] > 0
     ablated = parse_train_args(parser.parse_args(["train", "codec", "--variance-weight", "0", "--distill-margin", "0.5"]))
     assert (ablated.variance_weight, ablated.distill_margin) == (0.0, 0.5)
+    assert parse_train_args(parser.parse_args(["train", "ae", "--ms-ssim-weight", "0.2"])).ms_ssim_weight == 0.2
+    assert args.ms_ssim_weight == 0.0  # off unless asked for
+
+
+def test_decoded_latents_of_the_decoder_fine_tune_are_those_of_a_file(tiny_model, sample_paths):
+    """The fine-tune's y_hat is the eval-mode codec's (the rounding of real files), unscaled."""
+    from ditic_lite.images import to_tensor
+    from ditic_lite.train_stages import AutoencoderStep
+    x = to_tensor(sample_paths[0])[..., :256, :256]
+    log_steps = tiny_model.codec.log_step.detach()[None]  # one rate point: the model's own steps
+    step = AutoencoderStep(tiny_model, list(tiny_model.vae.decoder.parameters()), 1e-4,
+                           decoded_share=1.0, codecs=[(tiny_model, log_steps)], quant_jitter=0.0)
+    with torch.no_grad():
+        expected = tiny_model(x, decode=False)["y_hat"] / tiny_model.scaling_factor
+    assert torch.equal(step.decoded_latent(x), expected)
+    with pytest.raises(ValueError, match="trained codecs"):
+        AutoencoderStep(tiny_model, list(tiny_model.vae.decoder.parameters()), 1e-4, decoded_share=0.5)
+
+
+def test_ms_ssim_term_of_the_autoencoder_stage(tiny_model, sample_paths):
+    """``--ms-ssim-weight w`` adds w * (1 - MS-SSIM) of the reconstruction to MSE + L1, with a gradient."""
+    from ditic_lite.images import to_tensor
+    from ditic_lite.train_stages import AutoencoderStep
+    decoder = list(tiny_model.vae.decoder.parameters())
+    trainable = [p.requires_grad for p in decoder]
+    for p in decoder:
+        p.requires_grad_(True)
+    x = to_tensor(sample_paths[0])[..., :128, :128]
+    losses = {}
+    for weight in (0.0, 0.5):
+        step = AutoencoderStep(tiny_model, decoder, 1e-4, ms_ssim_weight=weight)
+        step.trained = tiny_model.vae  # what prepare() hands the loss
+        losses[weight] = step.loss((x, None))
+    (plain, plain_logs), (with_term, logs) = losses[0.0], losses[0.5]
+    assert "ms_ssim" not in plain_logs and 0.0 <= logs["ms_ssim"] <= 1.0
+    assert float((with_term - plain).detach()) == pytest.approx(0.5 * (1 - logs["ms_ssim"]), rel=1e-4, abs=1e-6)
+    tiny_model.vae.zero_grad()
+    with_term.backward()
+    grads = [p.grad for p in decoder if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    tiny_model.vae.zero_grad(set_to_none=True)
+    for p, flag in zip(decoder, trainable):
+        p.requires_grad_(flag)
 
 
 @pytest.mark.slow

@@ -43,3 +43,24 @@ def test_projections_cover_the_autoencoder_targets_and_the_low_rate_points_only(
     assert decoder_only.loc["autoencoder psnr", "last_steps"] == 16000
     assert math.isclose(decoder_only.loc["autoencoder psnr", "gain_per_doubling"], 0.5)
     assert math.isclose(table.set_index("what").loc["tiny rate 0 ms_ssim", "projected_steps"], 200 * 2)
+
+
+def test_a_decoder_fine_tune_is_projected_on_its_own_steps():
+    """A new recipe of ``train ae`` starts from a trained decoder: its gain per doubling counts the
+    steps since it started, and its runs are told apart from the decoder-only ones."""
+    run = {"freeze_encoder": True, "crop": 512, "decoded_share": 0.5, "ms_ssim_weight": 0.05}
+    recipe = curves.recipe_of(run)
+    assert recipe.startswith(curves.FINE_TUNE) and "512 px" in recipe and "50%" in recipe
+    assert curves.recipe_of({"freeze_encoder": True, "crop": 128}) == "decoder only"
+    assert curves.recipe_of({"freeze_encoder": False}) == "encoder + decoder"
+    start = 20000
+    ae = pd.DataFrame({"step": [16000, 20000, start + 100, start + 200, start + 400],
+                       "psnr": [25.0, 25.5, 25.6, 25.8, 26.0 - 0.01], "ms_ssim": [0.86, 0.87, 0.87, 0.88, 0.89],
+                       "encoder_trained": [False] * 5,
+                       "recipe": ["decoder only"] * 2 + [recipe] * 3, "recipe_start": [0, 0, start, start, start]})
+    table = curves.projections(ae, pd.DataFrame()).set_index("what")
+    row = table.loc["autoencoder psnr"]
+    assert row["points"] == 3 and row["last_steps"] == start + 400 and "since 20000" in row["steps_of"]
+    slope, intercept = np.polyfit(np.log2([100, 200, 400]), [25.6, 25.8, 25.99], 1)
+    assert math.isclose(row["gain_per_doubling"], slope)
+    assert math.isclose(row["projected_steps"], start + 2 ** ((26.0 - intercept) / slope))
