@@ -25,15 +25,20 @@ from .train_config import TrainArgs
 # One time-boxed continuation run on one GPU: (stage, share of the minutes, settings). The shares
 # follow the CPU recipe (scripts/train_shipped.sh); batches and crops are larger, ae and dit in bf16.
 # "cache" is no training stage: it encodes the photos with the frozen encoder (a minute or so).
+# The last "ae" is the decoder's fine-tune on what the codecs just trained decode to (512-px crops,
+# half the batches from their y_hat, an MS-SSIM term; train_stages.AutoencoderStep).
 GPU_PLAN: list[tuple[str, float, dict[str, Any]]] = [
-    ("ae", 0.20, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
+    ("ae", 0.15, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
     ("cache", 0.0, {}),
     ("dit", 0.08, dict(batch_size=64, bf16=True)),
-    ("codec", 0.42, dict(batch_size=32, crop=24)),
-    ("mse", 0.30, dict(batch_size=32, crop=24)),
+    ("codec", 0.40, dict(batch_size=32, crop=24)),
+    ("mse", 0.27, dict(batch_size=32, crop=24)),
+    ("ae", 0.10, dict(batch_size=8, crop=512, lr=1e-4, bf16=True, decoded_share=0.5, ms_ssim_weight=0.05)),
 ]
 # a toy run checks the recipe on a CPU in minutes: batch 1, the smallest crops each stage accepts
-TOY_SETTINGS = {"ae": dict(batch_size=1, crop=64), "latent": dict(batch_size=1, crop=8)}
+# (a decoded latent needs an image side of 256: the codec's latent multiple of 8)
+TOY_SETTINGS = {"ae": dict(batch_size=1, crop=64), "latent": dict(batch_size=1, crop=8),
+                "decoded": dict(batch_size=1, crop=256)}
 
 
 def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Path, minutes: float,
@@ -53,7 +58,8 @@ def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Pa
             make_cache(runs, data)
             continue
         if toy:
-            settings = {**settings, **TOY_SETTINGS["ae" if stage == "ae" else "latent"]}
+            kind = "latent" if stage != "ae" else "decoded" if settings.get("decoded_share") else "ae"
+            settings = {**settings, **TOY_SETTINGS[kind]}
         args = TrainArgs.for_stage(stage, data=data, runs=runs, max_minutes=share * minutes, **settings)
         progress = args.run_dir / "progress.json"
         done = json.loads(progress.read_text())["step"] if progress.exists() else 0
