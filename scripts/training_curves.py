@@ -88,6 +88,15 @@ def recipe_of(run: dict) -> str:
     return f"{FINE_TUNE}: {crop} px, {share:.0%} on decoded latents, MS-SSIM x{weight:g}"
 
 
+def with_recipes(ae: pd.DataFrame) -> pd.DataFrame:
+    """``ae`` with ``recipe`` and ``recipe_start`` columns; rows from before recipes were recorded
+    were either the first autoencoder runs or the decoder alone (:func:`recipe_of`)."""
+    if "encoder_trained" not in ae or "recipe" in ae:
+        return ae
+    recipes = [recipe_of({"freeze_encoder": not trained}) for trained in ae["encoder_trained"]]
+    return ae.assign(recipe=recipes, recipe_start=0)
+
+
 def codec_rows(shipped: bool = True) -> pd.DataFrame:
     rows = []
     for card_path in sorted(CHECKPOINTS.glob("*/rate*.json")):
@@ -106,10 +115,7 @@ def codec_rows(shipped: bool = True) -> pd.DataFrame:
 
 
 def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    old = pd.read_csv(path) if path.exists() else pd.DataFrame()
-    if "encoder_trained" in old and "recipe" not in old:  # rows from before recipes were recorded
-        old["recipe"] = np.where(old["encoder_trained"], "encoder + decoder", "decoder only")
-        old["recipe_start"] = 0
+    old = with_recipes(pd.read_csv(path)) if path.exists() else pd.DataFrame()
     table = pd.concat([old, new], ignore_index=True)
     if "shipped" in table:  # rows from before the column existed were all shipped
         table["shipped"] = table["shipped"].fillna(True).astype(bool)
@@ -144,8 +150,7 @@ def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
     rows = []
     # the curve of the newest recipe (the decoder alone once the latent cache froze the encoder,
     # then its fine-tune); a fine-tune counts its own steps, from where it started
-    if len(ae) and "recipe" not in ae:
-        ae = ae.assign(recipe=np.where(ae["encoder_trained"], "encoder + decoder", "decoder only"), recipe_start=0)
+    ae = with_recipes(ae)
     trained = ae[ae["recipe"] == ae.sort_values("step")["recipe"].iloc[-1]] if len(ae) else ae
     for metric, target in AE_TARGETS.items():
         if len(trained):
