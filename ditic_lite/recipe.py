@@ -2,7 +2,8 @@
 
 ``ditic-lite train all`` (:func:`ditic_lite.train.train_all`) runs, in order and resumably (rerun
 the same command after a stop): autoencoder -> latent cache (the encoder frozen for good) -> base
-DiT -> DiT-IC codec (every rate point, latent space) -> MSE baseline (the same) -> export to
+DiT -> DiT-IC codec (every rate point, latent space) -> MSE baseline (the same) -> DiT-IC's
+pixel-space tune (its DiT and decoder LoRA; the codec frozen) -> export to
 ``ditic_lite/checkpoints`` with cards that hold the validation-set measurements
 (:func:`ditic_lite.shipping.export`). The settings of each stage are in
 :mod:`ditic_lite.train_config`.
@@ -26,14 +27,16 @@ from .train_config import TrainArgs
 # follow the CPU recipe (scripts/train_shipped.sh); batches and crops are larger, ae and dit in bf16.
 # "cache" is no training stage: it encodes the photos with the frozen encoder (a minute or so).
 # The last "ae" is the decoder's fine-tune on what the codecs just trained decode to (512-px crops,
-# half the batches from their y_hat, an MS-SSIM term; train_stages.AutoencoderStep).
+# half the batches from their y_hat, an MS-SSIM term; train_stages.AutoencoderStep), then DiT-IC's
+# pixel-space tune of its DiT and decoder LoRA on the codec just trained (train_stages.PixelTuneStep).
 GPU_PLAN: list[tuple[str, float, dict[str, Any]]] = [
     ("ae", 0.15, dict(batch_size=32, crop=256, lr=2e-4, bf16=True)),
     ("cache", 0.0, {}),
     ("dit", 0.08, dict(batch_size=64, bf16=True)),
-    ("codec", 0.40, dict(batch_size=32, crop=24)),
-    ("mse", 0.27, dict(batch_size=32, crop=24)),
-    ("ae", 0.10, dict(batch_size=8, crop=512, lr=1e-4, bf16=True, decoded_share=0.5, ms_ssim_weight=0.05)),
+    ("codec", 0.37, dict(batch_size=32, crop=24)),
+    ("mse", 0.25, dict(batch_size=32, crop=24)),
+    ("ae", 0.07, dict(batch_size=8, crop=512, lr=1e-4, bf16=True, decoded_share=0.5, ms_ssim_weight=0.05)),
+    ("tune", 0.08, dict(batch_size=8, crop=512)),
 ]
 # a toy run checks the recipe on a CPU in minutes: batch 1, the smallest crops each stage accepts
 # (a decoded latent needs an image side of 256: the codec's latent multiple of 8)
@@ -58,7 +61,8 @@ def run_plan(plan: list[tuple[str, float, dict[str, Any]]], runs: Path, data: Pa
             make_cache(runs, data)
             continue
         if toy:
-            kind = "latent" if stage != "ae" else "decoded" if settings.get("decoded_share") else "ae"
+            pixels_of_files = stage == "tune" or settings.get("decoded_share")  # coded crops: >= 256 px
+            kind = "decoded" if pixels_of_files else "ae" if stage == "ae" else "latent"
             settings = {**settings, **TOY_SETTINGS[kind]}
         args = TrainArgs.for_stage(stage, data=data, runs=runs, max_minutes=share * minutes, **settings)
         progress = args.run_dir / "progress.json"

@@ -69,6 +69,22 @@ def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]
 CODEC_RUNS = (("tiny", "codec", True), ("mse", "mse", False))  # model name, its stage, DiT step
 
 
+def tuned_lora(runs: Path) -> dict[str, torch.Tensor]:
+    """The DiT and decoder LoRA of ``runs/tune`` (empty if there is no tune), after checking that
+    its last run tuned the codec that ``runs/codec`` holds now (a codec trained on is tuned again)."""
+    from .train_setup import tune_lora, codec_stage_step
+
+    path = run_weights(runs, "tune")
+    if not path.exists():
+        return {}
+    runs_done = json.loads((runs / "tune" / "progress.json").read_text()).get("runs") or [{}]
+    tuned = runs_done[-1].get("codec_step")
+    if tuned != codec_stage_step(runs):
+        raise ValueError(f"runs/tune last tuned the codec at step {tuned}, runs/codec is at step "
+                         f"{codec_stage_step(runs)}: run `ditic-lite train tune` again on it")
+    return tune_lora(read_safetensors(path))
+
+
 def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     """Copy the shipped checkpoints into ``runs`` as finished stages, so training continues from them.
 
@@ -76,7 +92,8 @@ def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     minutes done, from its card) and ``summary.json`` (the card's record of it); a stage already
     in ``runs`` is left alone. The frozen encoder goes to ``runs/cache/encoder.safetensors``
     (``train cache`` then encodes the photos with it), and each codec's shared file and rate
-    steps to its stage. Checkpoints of the first tiny tiers (no per-channel steps) seed only the
+    steps to its stage (a shipped DiT-IC tuned in pixel space seeds ``runs/tune`` too, with
+    the LoRA of its shared file). Checkpoints of the first tiny tiers (no per-channel steps) seed only the
     autoencoder and the base DiT: their codecs cannot be continued by the latent-space stages, and
     ``runs/config.json`` then takes the tiny preset's codec. Returns the stages written.
     """
@@ -134,6 +151,9 @@ def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
         model = zoo.assemble(config, base, {**shared, "codec.log_step": steps[0]}, use_dit=use_dit)
         write_stage(stage, full_state(model), card["stages"].get(stage) or {}, checkpoints / name / "shared.safetensors")
         write_safetensors({"rate_log_steps": steps}, runs / stage / "stage.safetensors")
+        tune = card["stages"].get("tune")
+        if stage == "codec" and tune and not run_weights(runs, "tune").exists():  # its LoRA is in the shared file
+            write_stage("tune", full_state(model), tune, checkpoints / name / "shared.safetensors")
     return written
 
 
@@ -175,8 +195,13 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
                  "stages": {k: summaries.get(k) for k in ("ae", "dit")}}
     save_weights(base, out / "tiny" / "base.safetensors", base_card)
     cards = []
+    tune = tuned_lora(runs)
     for name, stage, use_dit in trained:
         model = model_from_run(runs, run_weights(runs, stage), use_dit=use_dit)
+        stages = {stage: summaries.get(stage)}
+        if stage == "codec" and tune:  # the pixel-space tune's DiT and decoder LoRA over the codec's
+            load_into(model, tune, required=(), source=str(run_weights(runs, "tune")))
+            stages["tune"] = summaries.get("tune")
         steps = read_safetensors(runs / stage / "stage.safetensors")["rate_log_steps"]
         lambdas = (summaries.get(stage) or {}).get("args", {}).get("lambdas")
         folder = out / name
@@ -185,12 +210,12 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None)
             stale.unlink()
         save_weights(zoo.shared_state(model), folder / "shared.safetensors",
                      {**common, "model": name, "part": "latent codec, prompter and LoRA of every rate point",
-                      "stages": {stage: summaries.get(stage)}})
+                      "stages": stages})
         for rate, row in enumerate(steps):
             model.codec.log_step.data.copy_(row)
             card = {**common, "model": name, "rate": rate, "lambda": lambdas[rate] if lambdas else None,
                     "part": "the rate point's quantisation step per y channel (codec.log_step)",
-                    "mean_step": float(row.exp().mean()), "stages": {stage: summaries.get(stage)}}
+                    "mean_step": float(row.exp().mean()), "stages": stages}
             save_weights(zoo.rate_state(model), folder / f"rate{rate}.safetensors", card)
             cards.append(card)
     validation = validation_images(data) if data is not None else []  # measured only where held out photos exist

@@ -5,6 +5,7 @@
     ditic-lite train dit      # (b) base DiT: caption-conditioned rectified flow on cached latents
     ditic-lite train codec    # (c) DiT-IC: latent codec + prompter + DiT LoRA, every rate point, latent space
     ditic-lite train mse      # MSE baseline (the same codec, no DiT step), latent space
+    ditic-lite train tune     # (d) DiT-IC's pixel-space tune: DiT + decoder LoRA, MS-SSIM + adversarial, codec frozen
     ditic-lite train all      # everything above in order, then export
 
 Every stage is resumable (``accelerate`` state in ``runs/<stage>/state``; rerun the same command;
@@ -60,7 +61,7 @@ from .train_config import DEFAULT_DATA, STAGE_DEFAULTS, TrainArgs, run_config, r
 from .train_data import VALIDATION, CropDataset, caption_embeddings, load_training_set, validation_images
 from .train_setup import (
     build_model, continue_own_weights, frozen_encoder_file, load_stage_weights, restore_upstream, set_trainable,
-    upstream_weights,
+    codec_stage_step, upstream_weights,
 )
 from .train_stages import STAGE_STEPS, make_step, measure_scaling_factor, validate_autoencoder
 
@@ -158,6 +159,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 "freeze_encoder": args.freeze_encoder, "batch_size": args.batch_size, "crop": args.crop,
                 "lr": args.lr, **({"ms_ssim_weight": args.ms_ssim_weight, "decoded_share": args.decoded_share}
                                   if args.stage == "ae" else {}),
+                **({"ms_ssim_weight": args.ms_ssim_weight, "adversarial_weight": args.adversarial_weight,
+                    "codec_step": codec_stage_step(args.runs)} if args.stage == "tune" else {}),
                 "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
     def write_progress() -> None:  # steps, wall time over every run so far, loss history
@@ -201,7 +204,8 @@ def train(args: TrainArgs) -> dict[str, Any]:
         losses.append(logs)
         bar.update(1)
         if step % 20 == 0:
-            mean = {k: float(np.mean([l[k] for l in losses[-20:]])) for k in logs}
+            # over the steps that logged each value (the tune's adversarial terms start later)
+            mean = {k: float(np.mean([l[k] for l in losses[-20:] if k in l])) for k in logs}
             bar.set_postfix({k: f"{v:.4g}" for k, v in mean.items()})
             history.append({"step": step, **mean})
         scheduler.step()
@@ -271,7 +275,7 @@ def make_cache(runs: Path, data: Path, aux_from: Path | None = None, progress: b
 
 def train_all(runs: Path, data: Path, seed: int = 0, cpu: bool = False) -> None:
     """Every stage in order (:mod:`ditic_lite.recipe`), then the export; prints each stage's wall time."""
-    for stage in ("ae", "cache", "dit", "codec", "mse"):
+    for stage in ("ae", "cache", "dit", "codec", "mse", "tune"):
         tic = time.time()
         if stage == "cache":
             make_cache(runs, data)
@@ -286,7 +290,7 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     """``ditic-lite train STAGE ...`` arguments over the stage's defaults."""
     given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
                                                "channels_last", "compile", "distill_margin", "variance_weight",
-                                               "ms_ssim_weight", "decoded_share")
+                                               "ms_ssim_weight", "decoded_share", "adversarial_weight")
              if getattr(ns, key, None) is not None}
     if ns.lambdas:
         given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
@@ -306,14 +310,16 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float)
     p.add_argument("--lambdas", help="codec, mse: rate weights of the rate points, lowest rate first (default: train_config.RATE_LAMBDAS)")
     p.add_argument("--distill-margin", type=float, dest="distill_margin",
-                   help="codec: margin m of L_distill = ReLU(1 - m - cos) (default: train_config.DISTILL_MARGIN)")
+                   help="codec, tune: margin m of L_distill = ReLU(1 - m - cos) (default: train_config.DISTILL_MARGIN)")
     p.add_argument("--variance-weight", type=float, dest="variance_weight",
                    help="codec: weight of the variance calibration of log_scale (default: train_config.VARIANCE_WEIGHT; 0: off)")
     p.add_argument("--ms-ssim-weight", type=float, dest="ms_ssim_weight",
-                   help="ae: weight of an (1 - MS-SSIM) term besides MSE + 0.1 L1 (default 0: off)")
+                   help="ae, tune: weight of an (1 - MS-SSIM) term besides MSE + 0.1 L1 (default: ae 0, tune 0.05)")
     p.add_argument("--decoded-share", type=float, dest="decoded_share",
                    help="ae: share of batches the decoder learns from the trained codecs' decoded latents "
                         "(fine-tune on what files decode to; default 0: exact latents only)")
+    p.add_argument("--adversarial-weight", type=float, dest="adversarial_weight",
+                   help="tune: weight of the patch discriminator's term (default: train_config.ADVERSARIAL_WEIGHT; 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",

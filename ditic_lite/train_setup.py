@@ -3,11 +3,12 @@
 A stage starts from the newest weights of the stages before it in ``runs/`` (SPEC section 11):
 the autoencoder for every later stage, the frozen encoder of the latent cache
 (``runs/cache/encoder.safetensors``, :mod:`ditic_lite.latent_cache`) once there is one, and the
-base DiT for the DiT-IC stage. A continued run then takes the parts it trains from its own
-``runs/<stage>/model.safetensors``.
+base DiT for the DiT-IC stage, the finished DiT-IC codec for its pixel-space tune. A continued run
+then takes the parts it trains from its own ``runs/<stage>/model.safetensors``.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -44,16 +45,37 @@ def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
     """
     cfg = run_config(args.runs)
     model = DiTIC(cfg, use_dit=args.stage != "mse")
-    if args.stage in ("dit", *CODEC_STAGES):
+    if args.stage in ("dit", *CODEC_STAGES, "tune"):
         load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
-    if frozen_encoder_file(args.runs).exists() and (args.stage in ("dit", *CODEC_STAGES)
+    if frozen_encoder_file(args.runs).exists() and (args.stage in ("dit", *CODEC_STAGES, "tune")
                                                    or (args.stage == "ae" and args.freeze_encoder)):
         load_stage_weights(model, frozen_encoder_file(args.runs))
-    if args.stage == "codec":
+    if args.stage in ("codec", "tune"):
         load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
-    if args.stage in CODEC_STAGES:  # both keep the LoRA layout (the baseline's stays zero)
+    if args.stage in (*CODEC_STAGES, "tune"):  # both keep the LoRA layout (the baseline's stays zero)
         model.add_lora()
+    if args.stage == "tune":  # the finished DiT-IC codec: its codec, prompter and DiT LoRA
+        load_into(model, tuned_parts(read_safetensors(run_weights(args.runs, "codec"))), required=(),
+                  source=str(run_weights(args.runs, "codec")))
     return model, cfg
+
+
+def tuned_parts(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What the tune takes from the DiT-IC codec stage: codec, prompter and the DiT's LoRA (not
+    its autoencoder, which may have trained on since)."""
+    return {k: v for k, v in tensors.items()
+            if k.startswith(("codec.", "prompter.")) or (k.startswith("DiT.") and "lora_" in k)}
+
+
+def tune_lora(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What the tune trains: the LoRA matrices of the DiT and of the decoder."""
+    return {k: v for k, v in tensors.items() if "lora_" in k and k.startswith(("DiT.", "vae."))}
+
+
+def codec_stage_step(runs: Path) -> int | None:
+    """The step of ``runs/codec`` now (a tune records the codec it tuned; export checks it)."""
+    progress = runs / "codec" / "progress.json"
+    return json.loads(progress.read_text()).get("step") if progress.exists() else None
 
 
 def continue_own_weights(model: DiTIC, args: TrainArgs, params: list[nn.Parameter]) -> bool:
@@ -88,12 +110,14 @@ def upstream_weights(model: DiTIC, stage: str) -> dict[str, torch.Tensor]:
     would bring back upstream weights that have moved on since (a further-trained autoencoder, a
     longer stage 1); :func:`restore_upstream` puts these copies back after the load. The
     autoencoder stage has no upstream (a frozen encoder is its own), and the entropy bottleneck's
-    quantiles are the stage's own (they have their own optimiser), so neither is copied.
+    quantiles are a codec stage's own (they have their own optimiser), so neither is copied (the
+    tune takes them from the codec, like the rest of it).
     """
     if stage == "ae":
         return {}
+    own = ("codec.entropy_bottleneck.quantiles",) if stage in CODEC_STAGES else ()
     return {name: p.detach().clone() for name, p in model.named_parameters()
-            if not p.requires_grad and name != "codec.entropy_bottleneck.quantiles"}
+            if not p.requires_grad and name not in own}
 
 
 @torch.no_grad()
@@ -128,6 +152,10 @@ def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> lis
             model.codec.log_step.requires_grad_(False)
         # the entropy bottleneck's quantiles have their own optimiser
         model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
+    elif stage == "tune":  # the decoder side of DiT-IC; the codec stays frozen, so files keep their bytes
+        for name, p in model.named_parameters():
+            if "lora_" in name and name.startswith(("DiT.", "vae.decoder.")):
+                p.requires_grad_(True)
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return [p for p in model.parameters() if p.requires_grad]

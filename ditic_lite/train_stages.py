@@ -6,7 +6,9 @@
   rate point ``r`` of one model (its learned per-channel steps in :class:`RateSteps`);
 * ``codec``: :class:`AlignedLatentStep`, the same through the one-step DiT, ``+ L_distill + L_cond``
   (paper eq. 9, with the distortion measured against the frozen encoder's latent), and the kit's
-  variance calibration of ``log_scale`` (:func:`~ditic_lite.flow.variance_calibration_loss`).
+  variance calibration of ``log_scale`` (:func:`~ditic_lite.flow.variance_calibration_loss`);
+* ``tune``: :class:`PixelTuneStep`, the DiT-IC's short pixel-space fine-tune of its DiT and decoder
+  LoRA (codec frozen: files keep their bytes), with MS-SSIM and adversarial terms.
 
 A batch is ``(images, photo indexes)`` for ``ae`` and ``(latent, latent2, caption indexes)`` for
 the stages on the latent cache (:mod:`ditic_lite.latent_cache`). Every step then makes the same
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from pytorch_msssim import ms_ssim
 
+from .adversarial import PatchDiscriminator, adaptive_weight, hinge_discriminator_loss, hinge_generator_loss
 from .align import CaptionAlignment, self_distillation_loss
 from .checkpoints import read_safetensors
 from .config import DiTICConfig
@@ -382,8 +385,117 @@ class AlignedLatentStep(LatentCodecStep):
         return loss, logs
 
 
+class PixelTuneStep(StageStep):
+    """Stage ``tune`` (DiT-IC): the short pixel-space fine-tune of the decoder side, after ``codec``.
+
+    Trains the DiT's LoRA and the decoder's LoRA of the finished DiT-IC codec on image crops; the
+    latent codec and the prompter stay frozen, so every file keeps its bytes and only what it
+    decodes to changes. Each step codes a crop as a file would (eval-mode rounding, a random rate
+    point and step jitter), decodes it in one step and minimises
+
+    ``L = MSE + 0.1 L1 + ms_ssim_weight (1 - MS-SSIM) + L_distill + w_adv * d * L_gen``
+
+    with ``L_distill`` the codec stage's self-distillation, ``L_gen`` the hinge generator loss of
+    a patch discriminator (:mod:`ditic_lite.adversarial`; SPEC section 11's second stage) and
+    ``d`` its adaptive weight; the generator term waits ``adversarial_start`` steps of each run
+    while the discriminator learns. ``adversarial_weight = 0`` tunes without a discriminator.
+    One process (the step runs the whole model outside a DDP wrapper).
+    """
+
+    trains_codec = False
+    uses_cache = False
+    l1_weight = AutoencoderStep.l1_weight
+    ms_ssim_window = AutoencoderStep.ms_ssim_window
+    adversarial_start = 100
+    discriminator_betas = (0.5, 0.9)
+
+    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
+                 quant_jitter: float, ms_ssim_weight: float, adversarial_weight: float,
+                 distill_margin: float, distill_weight: float) -> None:
+        super().__init__(model, params, lr)
+        self.rate_log_steps, self.quant_jitter = rate_log_steps, quant_jitter
+        self.ms_ssim_weight, self.adversarial_weight = ms_ssim_weight, adversarial_weight
+        self.distill_margin, self.distill_weight = distill_margin, distill_weight
+        for frozen in (model.codec, model.prompter, model.aux_codec, model.vae.encoder):
+            frozen.eval()  # the rounding and features of real files
+        # made (and saved) whatever the weight, so that a run resumes with the term switched on or off
+        self.extra["disc"] = PatchDiscriminator()
+        self.disc_optimizer = torch.optim.AdamW(self.extra["disc"].parameters(), lr=lr,
+                                                betas=self.discriminator_betas, weight_decay=0.0)
+        self.calls = 0
+        self._fake: torch.Tensor | None = None
+        self._real: torch.Tensor | None = None
+
+    @classmethod
+    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
+        steps_file = args.runs / "codec" / "stage.safetensors"
+        if not steps_file.exists():
+            raise FileNotFoundError(f"{steps_file} not found: the tune starts from a trained DiT-IC codec "
+                                    "(ditic-lite train codec)")
+        margin = config.align.distill_margin if args.distill_margin is None else args.distill_margin
+        return dict(rate_log_steps=read_safetensors(steps_file)["rate_log_steps"], quant_jitter=args.quant_jitter,
+                    ms_ssim_weight=args.ms_ssim_weight, adversarial_weight=args.adversarial_weight,
+                    distill_margin=margin, distill_weight=config.align.distill_weight)
+
+    def prepare(self, accelerator: Accelerator, loader: Any, channels_last: bool = False,
+                compile: bool = False) -> Any:
+        if accelerator.num_processes > 1:
+            raise ValueError("train tune runs on one process")
+        return super().prepare(accelerator, loader, channels_last=channels_last, compile=compile)
+
+    def checkpointed(self) -> list[Any]:
+        return super().checkpointed() + [self.disc_optimizer]
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        x, _ = batch
+        model = self.model
+        r = random.randrange(len(self.rate_log_steps))
+        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            latent, latent2 = model.encode_latents(x.float())
+            codec_out = model.codec(latent, latent2, log_step=self.rate_log_steps[r].to(x.device) + jitter)
+        y_hat = model.reconstruct(codec_out, decode=False)["y_hat"]
+        rec = model.vae.decode(y_hat / model.scaling_factor).sample.float()
+        c = x * 2 - 1
+        mse = F.mse_loss(rec, c)
+        reconstruction = mse + self.l1_weight * F.l1_loss(rec, c)
+        logs = {"psnr": _psnr_signed(mse), "rate_point": float(r)}
+        if self.ms_ssim_weight:
+            with torch.autocast(x.device.type, enabled=False):  # fp32, as in AutoencoderStep
+                score = ms_ssim(((rec + 1) / 2).clamp(0, 1), x.float(), data_range=1.0, win_size=self.ms_ssim_window)
+            reconstruction = reconstruction + self.ms_ssim_weight * (1 - score)
+            logs["ms_ssim"] = float(score.detach())
+        l_sd = self_distillation_loss(y_hat, latent, self.distill_margin, self.distill_weight)
+        logs["distill"] = float(l_sd.detach())
+        loss = reconstruction + l_sd
+        self.calls += 1
+        if self.adversarial_weight:
+            self._fake, self._real = rec.detach(), c
+            if self.calls > self.adversarial_start:
+                disc = self.extra["disc"]
+                disc.requires_grad_(False)
+                generator = hinge_generator_loss(disc(rec))
+                disc.requires_grad_(True)
+                weight = self.adversarial_weight * adaptive_weight(reconstruction, generator, rec)
+                loss = loss + weight * generator
+                logs.update(gen=float(generator.detach()), adv_weight=float(weight))
+        return loss, logs
+
+    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        logs = super().__call__(batch)
+        if self.adversarial_weight:  # then the discriminator's step on the same crops
+            disc = self.extra["disc"]
+            d_loss = hinge_discriminator_loss(disc(self._real), disc(self._fake))
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            logs["disc"] = float(d_loss.detach())
+        return logs
+
+
 STAGE_STEPS: dict[str, type[StageStep]] = {
     "ae": AutoencoderStep, "dit": FlowStep, "codec": AlignedLatentStep, "mse": LatentCodecStep,
+    "tune": PixelTuneStep,
 }
 
 

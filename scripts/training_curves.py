@@ -7,7 +7,7 @@ are committed with the checkpoints and grow run after run:
   autoencoder (``runs/ae/progress.json``, written every ``--validate-minutes`` of ``train ae``);
 - ``data/results/training_curve_codec.csv``: the validation numbers in the model cards of each
   export against the codec's cumulative training steps (warm-up + stage 1 + the rate point's own
-  stage); ``--not-shipped`` records an export that was measured and then not kept (``shipped``
+  stage) and the steps of DiT-IC's pixel-space tune (``tune_steps``); ``--not-shipped`` records an export that was measured and then not kept (``shipped``
   column), so that the curve shows every run.
 
 It also projects, from the measured curves, how many steps each quality target of issue 20 would
@@ -104,11 +104,13 @@ def codec_rows(shipped: bool = True) -> pd.DataFrame:
         if "validation" not in card:
             continue
         stages = card.get("stages", {})
-        steps = sum((s or {}).get("steps", 0) for s in stages.values())
-        minutes = sum((s or {}).get("minutes_total", 0.0) for s in stages.values())
+        codec_stages = [s or {} for name, s in stages.items() if name != "tune"]
+        steps = sum(s.get("steps", 0) for s in codec_stages)
+        minutes = sum(s.get("minutes_total", 0.0) for s in codec_stages)
         ae_steps = json.loads((CHECKPOINTS / "tiny" / "base.json").read_text())["stages"]["ae"]["steps"]
         rows.append({"model": card["model"], "rate": card["rate"], "codec_steps": steps,
                      "codec_minutes": round(minutes, 1), "autoencoder_steps": ae_steps,
+                     "tune_steps": (stages.get("tune") or {}).get("steps", 0),
                      "bpp": card["validation"]["bpp"], "psnr": card["validation"]["psnr"],
                      "ms_ssim": card["validation"]["ms_ssim"], "shipped": shipped})
     return pd.DataFrame(rows)
@@ -119,6 +121,8 @@ def append(path: Path, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     table = pd.concat([old, new], ignore_index=True)
     if "shipped" in table:  # rows from before the column existed were all shipped
         table["shipped"] = table["shipped"].fillna(True).astype(bool)
+    if "tune_steps" in table:  # exports from before the pixel-space tune had none
+        table["tune_steps"] = table["tune_steps"].fillna(0).astype(int)
     if len(table):
         table = table.drop_duplicates(subset=key, keep="last").sort_values(key).reset_index(drop=True)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +167,11 @@ def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
                                      + (f", steps since {start})" if start else ")"),
                          "last_steps": int(trained["step"].max()), "last_value": float(trained.sort_values("step")[metric].iloc[-1]),
                          **fit})
+    if len(codec) and "tune_steps" not in codec:
+        codec = codec.assign(tune_steps=0)
     for (model, rate), group in codec.groupby(["model", "rate"]) if len(codec) else ():
-        group = group.sort_values("codec_steps")
+        # one point per codec step count: the last export's (a tuned one after the untuned)
+        group = group.sort_values(["codec_steps", "tune_steps"]).drop_duplicates("codec_steps", keep="last")
         if group["bpp"].iloc[-1] > CODEC_MAX_BPP:
             continue
         fit = projected_steps(group["codec_steps"].to_numpy(), group["ms_ssim"].to_numpy(), CODEC_MS_SSIM_TARGET)
@@ -196,15 +203,19 @@ def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
     ax.grid(alpha=0.3)
     ax = axes[1]
     if len(codec):
-        exports = sorted(codec["autoencoder_steps"].unique())
-        for export, colour in zip(exports, plt.cm.viridis(np.linspace(0.15, 0.85, len(exports)))):
+        exports = sorted(set(zip(codec["autoencoder_steps"], codec["tune_steps"])))
+        for (export, tune), colour in zip(exports, plt.cm.viridis(np.linspace(0.15, 0.85, len(exports)))):
             for model, style in (("tiny", "o-"), ("mse", "x--")):
-                group = codec[(codec["autoencoder_steps"] == export) & (codec["model"] == model)].sort_values("bpp")
-                steps = int(group["codec_steps"].max()) if len(group) else 0
+                group = codec[(codec["autoencoder_steps"] == export) & (codec["tune_steps"] == tune)
+                              & (codec["model"] == model)].sort_values("bpp")
+                if not len(group):
+                    continue
+                steps = int(group["codec_steps"].max())
                 name = "DiT-IC" if model == "tiny" else "MSE baseline"
                 kept = "" if group.get("shipped", pd.Series([True])).all() else " (not shipped)"
+                tuned = f" + {tune} tune" if tune else ""
                 ax.plot(group["bpp"], group["ms_ssim"], style, color=colour,
-                        label=f"{name}, export with {export} AE / {steps} codec steps{kept}")
+                        label=f"{name}, export with {export} AE / {steps} codec steps{tuned}{kept}")
     ax.set_xscale("log")
     ax.set_xlabel("bits per pixel (real file bytes; log scale)")
     ax.set_ylabel("MS-SSIM on the validation photos")
@@ -224,7 +235,7 @@ def main() -> None:
                         help="the cards in ditic_lite/checkpoints are an export that will not be kept")
     args = parser.parse_args()
     ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "recipe"])
-    codec = append(CODEC_CSV, codec_rows(shipped=not args.not_shipped), ["model", "rate", "codec_steps", "autoencoder_steps"])
+    codec = append(CODEC_CSV, codec_rows(shipped=not args.not_shipped), ["model", "rate", "codec_steps", "autoencoder_steps", "tune_steps"])
     plot(ae, codec, args.out)
     projection = projections(ae, codec)
     if len(projection):

@@ -22,7 +22,7 @@ def _args(stage, train_folder, runs, **kw):
 
 
 @pytest.mark.slow
-def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
+def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatch):
     from ditic_lite import shipping, zoo
     from ditic_lite.latent_cache import CacheMismatch, read_index
     from ditic_lite.train import make_cache
@@ -56,9 +56,28 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     assert summary["steps"] == 3 and summary["minutes_total"] > summary["minutes_this_run"]
     saved = torch.load(runs / "codec" / "state" / "optimizer.bin", weights_only=False)
     assert {g["lr"] for g in saved["param_groups"]} == {3e-5}
+    # DiT-IC's pixel-space tune: its DiT and decoder LoRA learn; the codec, so every file's bytes, stays
+    from ditic_lite.train_stages import PixelTuneStep
+    monkeypatch.setattr(PixelTuneStep, "adversarial_start", 1)  # the discriminator's term from step 2
+    codec_state = load_file(str(runs / "codec" / "model.safetensors"))
+    summary = train(_args("tune", train_folder, runs, steps=3, crop=256, adversarial_weight=0.1,
+                          ms_ssim_weight=0.05, distill_margin=0.04))
+    assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.1
+    tuned = load_file(str(runs / "tune" / "model.safetensors"))
+    assert all(torch.equal(tuned[k], v) for k, v in codec_state.items() if k.startswith(("codec.", "prompter.")))
+    for part in ("DiT.", "vae.decoder."):
+        lora_b = [k for k in tuned if k.startswith(part) and "lora_B" in k]
+        assert lora_b and any(tuned[k].abs().sum() > 0 for k in lora_b), part
+    assert all(torch.equal(tuned[k], v) for k, v in codec_state.items()
+               if k.startswith("vae.") and "lora_" not in k)  # the decoder's base weights stay
 
     out = tmp_path / "checkpoints"
     cards = shipping.export(runs, out=out)
+    shared = load_file(str(out / "tiny" / "shared.safetensors"))  # the tune's LoRA ships with DiT-IC
+    assert any(shared[k].abs().sum() > 0 for k in shared if k.startswith("vae.") and "lora_B" in k)
+    mse_shared = load_file(str(out / "mse" / "shared.safetensors"))  # and not with the baseline
+    assert all(mse_shared[k].abs().sum() == 0 for k in mse_shared if "lora_B" in k)
+    assert json.loads((out / "tiny" / "rate0.json").read_text())["stages"].keys() == {"codec", "tune"}
     steps = load_file(str(runs / "codec" / "stage.safetensors"))["rate_log_steps"]  # as exported
     assert {(c["model"], c["rate"]) for c in cards} == {(m, r) for m in ("tiny", "mse") for r in range(4)}
     for f in ("tiny/base", "tiny/shared", "tiny/rate0", "mse/shared", "mse/rate3"):
@@ -76,10 +95,16 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path):
     assert model_encoder_digest(codec.model) == read_index(runs / "cache")["encoder_sha256"]
     # an export seeds a new runs folder (the next session resumes from the repository alone)
     again = tmp_path / "again"
-    assert {"ae", "dit", "codec", "mse"} <= set(shipping.seed_runs(again, checkpoints=out))
+    assert {"ae", "dit", "codec", "mse", "tune"} <= set(shipping.seed_runs(again, checkpoints=out))
     assert load_file(str(again / "cache" / "encoder.safetensors")).keys() == encoder_file.keys()
     seeded = load_file(str(again / "codec" / "stage.safetensors"))["rate_log_steps"]
     assert torch.equal(seeded, steps.half().float())
+    # a codec trained on after its tune is not exported with the old LoRA: the tune goes on first
+    train(_args("codec", train_folder, runs, steps=4))
+    with pytest.raises(ValueError, match="train tune"):
+        shipping.export(runs, out=tmp_path / "stale")
+    train(_args("tune", train_folder, runs, steps=4, crop=256, ms_ssim_weight=0.05, distill_margin=0.04))
+    assert shipping.export(runs, out=tmp_path / "retuned")
     (runs / "cache" / "index.json").write_text(json.dumps({**index, "encoder_sha256": "0" * 64}))
     with pytest.raises(CacheMismatch, match="rebuild it"):
         train(_args("mse", train_folder, runs, steps=3))
@@ -114,6 +139,9 @@ def test_cli_arguments_go_over_the_stage_defaults():
     assert (ablated.variance_weight, ablated.distill_margin) == (0.0, 0.5)
     assert parse_train_args(parser.parse_args(["train", "ae", "--ms-ssim-weight", "0.2"])).ms_ssim_weight == 0.2
     assert args.ms_ssim_weight == 0.0  # off unless asked for
+    tune = parse_train_args(parser.parse_args(["train", "tune"]))
+    assert tune.adversarial_weight == STAGE_DEFAULTS["tune"]["adversarial_weight"] > 0 and tune.crop >= 256
+    assert parse_train_args(parser.parse_args(["train", "tune", "--adversarial-weight", "0"])).adversarial_weight == 0
 
 
 def test_decoded_latents_of_the_decoder_fine_tune_are_those_of_a_file(tiny_model, sample_paths):
