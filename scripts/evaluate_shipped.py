@@ -5,7 +5,7 @@
                                                      # an export that is not shipped (yet), measured the same way
 
 Writes ``data/results/validation.csv`` (per image, codec, rate: real bytes, bpp, PSNR, MS-SSIM),
-``data/results/autoencoder_ceiling.csv`` (the decoder on exact latents: the quality bound),
+``data/results/autoencoder_ceiling.csv`` (the decoder on exact latents, without and with DiT-IC's decoder LoRA: the quality bound),
 ``data/results/bd_rates.csv`` (BD-rate of tiny DiT-IC against WebP, JPEG, their downscaled
 variants and the MSE baseline) and one figure per rate point ``figures/rate{i}_comparison.png``
 (original | tiny DiT-IC | MSE baseline | WebP at the same bpp, with zoomed crops).
@@ -48,19 +48,32 @@ def distinct_rate_points(table: pd.DataFrame) -> list[pd.DataFrame]:
 
 @torch.no_grad()
 def autoencoder_ceiling(data: Path) -> pd.DataFrame:
-    """PSNR / MS-SSIM of each tiny rate point's decoder on the exact DC-AE latent of each photo.
+    """PSNR / MS-SSIM of the tiny decoder on the exact DC-AE latent of each photo, per rate point.
 
     No codec, no quantisation: an upper bound on what any latent code decoded by this
-    autoencoder can reach on these photos, whatever the rate.
+    autoencoder can reach on these photos, whatever the rate. ``decoder`` says which: ``base``
+    (the autoencoder of ``base.safetensors``, LoRA off: issue 20's autoencoder target) or
+    ``DiT-IC`` (with the decoder LoRA of DiT-IC's pixel-space tune, which learned on decoded latents).
     """
     rows = []
     images = load_validation_set(data)
     for rate in dl.load("tiny").rates:
         model = dl.load("tiny", rate=rate).model.eval()
         for rel, x in zip(VALIDATION, images):
-            rec = model.decode_latent(model.encode_latents(x)[0])
-            rows.append({"image": rel, "rate": rate, "psnr": psnr(x, rec), "ms_ssim": ms_ssim(x, rec)})
+            latent = model.encode_latents(x)[0]
+            with model.lora_disabled(("vae",)):
+                base = model.decode_latent(latent)
+            for decoder, rec in (("base", base), ("DiT-IC", model.decode_latent(latent))):
+                rows.append({"image": rel, "rate": rate, "decoder": decoder, "psnr": psnr(x, rec), "ms_ssim": ms_ssim(x, rec)})
     return pd.DataFrame(rows)
+
+
+def write_autoencoder_ceiling(data: Path, out: Path) -> None:
+    """:func:`autoencoder_ceiling` to ``out/autoencoder_ceiling.csv``, and its means printed."""
+    ceiling = autoencoder_ceiling(data)
+    ceiling.to_csv(out / "autoencoder_ceiling.csv", index=False)
+    print("autoencoder alone (no codec), validation means:")
+    print(ceiling.groupby(["decoder", "rate"])[["psnr", "ms_ssim"]].mean().round(4).to_string())
 
 
 def efficient_points(curve: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list[int]]:
@@ -133,6 +146,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "data" / "results"))
     parser.add_argument("--bd-only", action="store_true", help="recompute bd_rates.csv from validation.csv")
     parser.add_argument("--sweep-only", action="store_true", help="only the quantisation-step sweep")
+    parser.add_argument("--ceiling-only", action="store_true", help="only the decoder on exact latents")
     parser.add_argument("--checkpoints", default=None, help="a checkpoints folder to measure (default: the shipped one)")
     parser.add_argument("--figures", default=str(ROOT / "figures"), help="where the per-rate figures go")
     args = parser.parse_args()
@@ -146,6 +160,9 @@ def main() -> None:
         return
     if args.sweep_only:
         write_quant_step_sweep(Path(args.data), out)
+        return
+    if args.ceiling_only:
+        write_autoencoder_ceiling(Path(args.data), out)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,10 +178,7 @@ def main() -> None:
         pillow = pd.concat(distinct_rate_points(pillow), ignore_index=True)
         table = pd.concat([learned, pillow], ignore_index=True)
         table.to_csv(out / "validation.csv", index=False)
-        ceiling = autoencoder_ceiling(Path(args.data))
-        ceiling.to_csv(out / "autoencoder_ceiling.csv", index=False)
-        print("autoencoder alone (no codec), validation means:")
-        print(ceiling.groupby("rate")[["psnr", "ms_ssim"]].mean().round(4).to_string())
+        write_autoencoder_ceiling(Path(args.data), out)
 
         write_bd_rates(table, out)
         write_quant_step_sweep(Path(args.data), out)

@@ -170,12 +170,14 @@ def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
     if len(codec) and "tune_steps" not in codec:
         codec = codec.assign(tune_steps=0)
     for (model, rate), group in codec.groupby(["model", "rate"]) if len(codec) else ():
-        # one point per codec step count: the last export's (a tuned one after the untuned)
-        group = group.sort_values(["codec_steps", "tune_steps"]).drop_duplicates("codec_steps", keep="last")
+        # the codec's own recipe: exports before DiT-IC's pixel-space tune (which adds no codec step)
+        group = group[group["tune_steps"] == 0].sort_values("codec_steps")
+        if not len(group):
+            continue
         if group["bpp"].iloc[-1] > CODEC_MAX_BPP:
             continue
         fit = projected_steps(group["codec_steps"].to_numpy(), group["ms_ssim"].to_numpy(), CODEC_MS_SSIM_TARGET)
-        rows.append({"what": f"{model} rate {rate} ms_ssim", "target": CODEC_MS_SSIM_TARGET, "steps_of": "codec",
+        rows.append({"what": f"{model} rate {rate} ms_ssim", "target": CODEC_MS_SSIM_TARGET, "steps_of": "codec (untuned exports)",
                      "last_steps": int(group["codec_steps"].iloc[-1]), "last_value": float(group["ms_ssim"].iloc[-1]),
                      **fit})
     return pd.DataFrame(rows)

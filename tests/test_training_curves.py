@@ -43,11 +43,11 @@ def test_projections_cover_the_autoencoder_targets_and_the_low_rate_points_only(
     assert decoder_only.loc["autoencoder psnr", "last_steps"] == 16000
     assert math.isclose(decoder_only.loc["autoencoder psnr", "gain_per_doubling"], 0.5)
     assert math.isclose(table.set_index("what").loc["tiny rate 0 ms_ssim", "projected_steps"], 200 * 2)
-    # a tuned export of the last codec is that codec's point on the curve, not a second one
+    # a tuned export adds no codec step: the codec's curve (and projection) leaves it out
     tuned = pd.concat([codec.assign(tune_steps=0), pd.DataFrame({
         "model": ["tiny"], "rate": [0], "codec_steps": [200], "bpp": [0.03], "ms_ssim": [0.75], "tune_steps": [500]})])
     row = curves.projections(ae, tuned).set_index("what").loc["tiny rate 0 ms_ssim"]
-    assert row["points"] == 2 and row["last_value"] == 0.75
+    assert row["points"] == 2 and row["last_value"] == 0.7 and math.isclose(row["projected_steps"], 400)
 
 
 def test_a_decoder_fine_tune_is_projected_on_its_own_steps():
