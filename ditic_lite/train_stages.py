@@ -49,6 +49,23 @@ def _psnr_signed(mse: torch.Tensor) -> float:
     return float(10 * torch.log10(4.0 / mse.detach()))
 
 
+def pixel_reconstruction_loss(rec: torch.Tensor, x: torch.Tensor, l1_weight: float, ms_ssim_weight: float,
+                              ms_ssim_window: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """``MSE + l1_weight L1 + ms_ssim_weight (1 - MS-SSIM)`` of a decoded image ``rec`` (signed
+    pixels) against ``x`` in [0, 1], and its logs (PSNR, MS-SSIM). The MS-SSIM term is computed
+    in fp32 on the clamped image, as the decoded file is: under bf16 autocast the local variances
+    E[x^2] - E[x]^2 cancel, a scale's SSIM turns <= 0 and the gradient of its power is NaN."""
+    c = x * 2 - 1
+    mse = F.mse_loss(rec, c)
+    loss, logs = mse + l1_weight * F.l1_loss(rec, c), {"psnr": _psnr_signed(mse)}
+    if ms_ssim_weight:
+        with torch.autocast(x.device.type, enabled=False):
+            score = ms_ssim(((rec + 1) / 2).clamp(0, 1), x.float(), data_range=1.0, win_size=ms_ssim_window)
+        loss = loss + ms_ssim_weight * (1 - score)
+        logs["ms_ssim"] = float(score.detach())
+    return loss, logs
+
+
 class RateSteps(nn.Module):
     """The learned per-channel log quantisation steps of every rate point (row r: rate point r).
 
@@ -219,16 +236,7 @@ class AutoencoderStep(StageStep):
             rec = self.trained.decode(self.decoded_latent(x)).sample.float()
         else:
             rec = self.trained(c).sample.float()  # the loss in fp32 under bf16 autocast
-        mse = F.mse_loss(rec, c)
-        loss, logs = mse + self.l1_weight * F.l1_loss(rec, c), {"psnr": _psnr_signed(mse)}
-        if self.ms_ssim_weight:
-            # clamped like the decoded image, in fp32: under bf16 autocast the local variances
-            # E[x^2] - E[x]^2 cancel, a scale's SSIM turns <= 0 and the gradient of its power is NaN
-            with torch.autocast(x.device.type, enabled=False):
-                score = ms_ssim(((rec + 1) / 2).clamp(0, 1), x.float(), data_range=1.0, win_size=self.ms_ssim_window)
-            loss = loss + self.ms_ssim_weight * (1 - score)
-            logs["ms_ssim"] = float(score.detach())
-        return loss, logs
+        return pixel_reconstruction_loss(rec, x, self.l1_weight, self.ms_ssim_weight, self.ms_ssim_window)
 
 
 def trained_codecs(runs: Path) -> list[tuple[DiTIC, torch.Tensor]]:
@@ -456,21 +464,15 @@ class PixelTuneStep(StageStep):
             codec_out = model.codec(latent, latent2, log_step=self.rate_log_steps[r].to(x.device) + jitter)
         y_hat = model.reconstruct(codec_out, decode=False)["y_hat"]
         rec = model.vae.decode(y_hat / model.scaling_factor).sample.float()
-        c = x * 2 - 1
-        mse = F.mse_loss(rec, c)
-        reconstruction = mse + self.l1_weight * F.l1_loss(rec, c)
-        logs = {"psnr": _psnr_signed(mse), "rate_point": float(r)}
-        if self.ms_ssim_weight:
-            with torch.autocast(x.device.type, enabled=False):  # fp32, as in AutoencoderStep
-                score = ms_ssim(((rec + 1) / 2).clamp(0, 1), x.float(), data_range=1.0, win_size=self.ms_ssim_window)
-            reconstruction = reconstruction + self.ms_ssim_weight * (1 - score)
-            logs["ms_ssim"] = float(score.detach())
+        reconstruction, logs = pixel_reconstruction_loss(rec, x, self.l1_weight, self.ms_ssim_weight,
+                                                         self.ms_ssim_window)
+        logs["rate_point"] = float(r)
         l_sd = self_distillation_loss(y_hat, latent, self.distill_margin, self.distill_weight)
         logs["distill"] = float(l_sd.detach())
         loss = reconstruction + l_sd
         self.calls += 1
         if self.adversarial_weight:
-            self._fake, self._real = rec.detach(), c
+            self._fake, self._real = rec.detach(), x * 2 - 1
             if self.calls > self.adversarial_start:
                 disc = self.extra["disc"]
                 disc.requires_grad_(False)
