@@ -50,20 +50,29 @@ def model_from_run(runs: Path, weights: Path, use_dit: bool) -> DiTIC:
 
 
 @torch.no_grad()
-def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]:
-    """Median bpp (real bytes), PSNR and MS-SSIM of a codec over the validation photos."""
+def validation_rows(codec, images: list[torch.Tensor], detail: bool = False) -> list[dict[str, float]]:
+    """Per photo: real file bytes, bpp, PSNR, MS-SSIM (and ``detail``, the fine-detail retention
+    of :func:`ditic_lite.spectrum.detail_retention`, if asked) of a codec."""
     from .images import to_pil
     from .metrics import bits_per_pixel, ms_ssim, psnr
+    from .spectrum import detail_retention
 
     rows = []
     for x in images:
         data = codec.compress(x)
         rec = codec.decompress(data)
         orig = to_pil(x)
-        rows.append((bits_per_pixel(len(data), x.shape[-2], x.shape[-1]), psnr(orig, rec), ms_ssim(orig, rec)))
-    a = np.array(rows)
+        row = {"bytes": len(data), "bpp": bits_per_pixel(len(data), x.shape[-2], x.shape[-1]),
+               "psnr": psnr(orig, rec), "ms_ssim": ms_ssim(orig, rec)}
+        rows.append({**row, "detail": detail_retention(orig, rec)} if detail else row)
+    return rows
+
+
+def measure_on_validation(codec, images: list[torch.Tensor]) -> dict[str, float]:
+    """Mean bpp (real bytes), PSNR and MS-SSIM of a codec over the validation photos."""
+    a = np.array([[r["bpp"], r["psnr"], r["ms_ssim"]] for r in validation_rows(codec, images)])
     return {"bpp": float(a[:, 0].mean()), "psnr": float(a[:, 1].mean()), "ms_ssim": float(a[:, 2].mean()),
-            "images": len(rows), "note": "means over the validation set, 768x512 crops, real file sizes"}
+            "images": len(a), "note": "means over the validation set, 768x512 crops, real file sizes"}
 
 
 CODEC_RUNS = (("tiny", "codec", True), ("mse", "mse", False))  # model name, its stage, DiT step

@@ -20,6 +20,7 @@ from .model import DiTIC
 from .train_config import TrainArgs, run_config, run_weights
 
 CODEC_STAGES = ("codec", "mse")  # stages whose entropy bottleneck learns its quantiles
+DOWNSTREAM_STAGES = ("dit", *CODEC_STAGES, "tune")  # on the autoencoder's (and frozen encoder's) weights
 
 
 def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None) -> None:
@@ -45,9 +46,9 @@ def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
     """
     cfg = run_config(args.runs)
     model = DiTIC(cfg, use_dit=args.stage != "mse")
-    if args.stage in ("dit", *CODEC_STAGES, "tune"):
+    if args.stage in DOWNSTREAM_STAGES:
         load_stage_weights(model, run_weights(args.runs, "ae"), ("vae.",))
-    if frozen_encoder_file(args.runs).exists() and (args.stage in ("dit", *CODEC_STAGES, "tune")
+    if frozen_encoder_file(args.runs).exists() and (args.stage in DOWNSTREAM_STAGES
                                                    or (args.stage == "ae" and args.freeze_encoder)):
         load_stage_weights(model, frozen_encoder_file(args.runs))
     if args.stage in ("codec", "tune"):
@@ -67,9 +68,15 @@ def tuned_parts(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             if k.startswith(("codec.", "prompter.")) or (k.startswith("DiT.") and "lora_" in k)}
 
 
+def is_tuned(name: str) -> bool:
+    """Whether the tune trains this parameter: a LoRA matrix of the DiT or of the decoder (the
+    autoencoder's LoRA targets only the decoder)."""
+    return "lora_" in name and name.startswith(("DiT.", "vae."))
+
+
 def tune_lora(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """What the tune trains: the LoRA matrices of the DiT and of the decoder."""
-    return {k: v for k, v in tensors.items() if "lora_" in k and k.startswith(("DiT.", "vae."))}
+    """What the tune trains (:func:`is_tuned`) of a state dict."""
+    return {k: v for k, v in tensors.items() if is_tuned(k)}
 
 
 def codec_stage_step(runs: Path) -> int | None:
@@ -154,7 +161,7 @@ def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> lis
         model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
     elif stage == "tune":  # the decoder side of DiT-IC; the codec stays frozen, so files keep their bytes
         for name, p in model.named_parameters():
-            if "lora_" in name and name.startswith(("DiT.", "vae.decoder.")):
+            if is_tuned(name):
                 p.requires_grad_(True)
     else:
         raise ValueError(f"unknown stage {stage!r}")

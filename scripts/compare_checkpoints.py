@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ditic_lite import zoo
-from ditic_lite.images import to_pil
-from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr
-from ditic_lite.spectrum import detail_error, detail_retention
+from ditic_lite.shipping import validation_rows
+from ditic_lite.spectrum import detail_error
 from ditic_lite.train_config import DEFAULT_DATA
 from ditic_lite.train_data import VALIDATION, validation_images
 
@@ -35,13 +34,8 @@ def measure(folders: list[Path], images: list) -> pd.DataFrame:
         for name in (["tiny", "mse"] if folder == folders[0] else ["tiny"]):
             for rate in zoo.available_rates(name, folder):
                 codec = zoo.load(name, rate=rate, checkpoints=folder)
-                for photo, x in zip(VALIDATION, images):
-                    data = codec.compress(x)
-                    rec, original = codec.decompress(data), to_pil(x)
-                    rows.append({"folder": str(folder), "codec": name, "rate": rate, "image": photo,
-                                 "bytes": len(data), "bpp": bits_per_pixel(len(data), x.shape[-2], x.shape[-1]),
-                                 "psnr": psnr(original, rec), "ms_ssim": ms_ssim(original, rec),
-                                 "detail": detail_retention(original, rec)})
+                for photo, row in zip(VALIDATION, validation_rows(codec, images, detail=True)):
+                    rows.append({"folder": str(folder), "codec": name, "rate": rate, "image": photo, **row})
     return pd.DataFrame(rows)
 
 
