@@ -8,7 +8,8 @@ are committed with the checkpoints and grow run after run:
 - ``data/results/training_curve_codec.csv``: the validation numbers in the model cards of each
   export against the codec's cumulative training steps (warm-up + stage 1 + the rate point's own
   stage) and the steps of DiT-IC's pixel-space tune (``tune_steps``); ``--not-shipped`` records an export that was measured and then not kept (``shipped``
-  column), so that the curve shows every run.
+  column), so that the curve shows every run; ``--ae-not-shipped`` does the same for an autoencoder
+  run whose decoder was not kept (the projection then follows the shipped recipe).
 
 It also projects, from the measured curves, how many steps each quality target of issue 20 would
 take with the same recipe (``data/results/training_projection.csv``): quality is fitted as
@@ -53,7 +54,7 @@ def minutes_at(step: int, runs: list[dict]) -> float:
     return done
 
 
-def autoencoder_rows(runs_dir: Path) -> pd.DataFrame:
+def autoencoder_rows(runs_dir: Path, shipped: bool = True) -> pd.DataFrame:
     progress_file = runs_dir / "ae" / "progress.json"
     if not progress_file.exists():
         return pd.DataFrame()
@@ -71,7 +72,8 @@ def autoencoder_rows(runs_dir: Path) -> pd.DataFrame:
         rows.append({"step": entry["step"], "minutes": round(minutes_at(entry["step"], runs), 2),
                      "psnr": entry["val_psnr"], "ms_ssim": entry["val_ms_ssim"],
                      "encoder_trained": not run.get("freeze_encoder", False), "recipe": recipe,
-                     "recipe_start": start, "hardware": run.get("hardware", "")})
+                     "recipe_start": start, "hardware": run.get("hardware", ""),
+                     "shipped": shipped or run is not runs[-1]})  # only the newest run can be the experiment
     return pd.DataFrame(rows)
 
 
@@ -155,6 +157,8 @@ def projections(ae: pd.DataFrame, codec: pd.DataFrame) -> pd.DataFrame:
     # the curve of the newest recipe (the decoder alone once the latent cache froze the encoder,
     # then its fine-tune); a fine-tune counts its own steps, from where it started
     ae = with_recipes(ae)
+    if "shipped" in ae:  # an experiment that was not kept has no say in where the shipped recipe goes
+        ae = ae[ae["shipped"]]
     trained = ae[ae["recipe"] == ae.sort_values("step")["recipe"].iloc[-1]] if len(ae) else ae
     for metric, target in AE_TARGETS.items():
         if len(trained):
@@ -192,8 +196,12 @@ def plot(ae: pd.DataFrame, codec: pd.DataFrame, out: Path) -> None:
         recipes = list(ae.sort_values("step")["recipe"].unique())
         for recipe, colour in zip(recipes, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")):
             group = ae[ae["recipe"] == recipe]
-            group = pd.concat([first, group]).drop_duplicates("step").sort_values("step")
+            start = int(group["recipe_start"].max()) if "recipe_start" in group else 0
+            # a fine-tune's line starts at the point it continued from, the others at the first run's
+            origin = ae[(ae["step"] == start) & (ae["recipe"] != recipe)].head(1) if start else first
+            group = pd.concat([origin, group]).drop_duplicates("step").sort_values("step")
             label = recipe.replace("decoder only", "decoder only (latent kept)")
+            label += "" if group.get("shipped", pd.Series([True])).all() else " (not shipped)"
             ax.plot(group["step"], group["psnr"], "o-", ms=3, color=colour, label=f"{label}: PSNR")
             twin.plot(group["step"], group["ms_ssim"], "s:", ms=3, color=colour, label=f"{label}: MS-SSIM")
     twin.set_ylabel("MS-SSIM (dotted)")
@@ -235,8 +243,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "figures" / "training_curves.png")
     parser.add_argument("--not-shipped", action="store_true",
                         help="the cards in ditic_lite/checkpoints are an export that will not be kept")
+    parser.add_argument("--ae-not-shipped", action="store_true",
+                        help="the autoencoder run in --runs is an experiment whose decoder was not kept")
     args = parser.parse_args()
-    ae = append(AE_CSV, autoencoder_rows(args.runs), ["step", "recipe"])
+    ae = append(AE_CSV, autoencoder_rows(args.runs, shipped=not args.ae_not_shipped), ["step", "recipe"])
     codec = append(CODEC_CSV, codec_rows(shipped=not args.not_shipped), ["model", "rate", "codec_steps", "autoencoder_steps", "tune_steps"])
     plot(ae, codec, args.out)
     projection = projections(ae, codec)

@@ -113,6 +113,22 @@ def test_variance_verdict_flips_with_the_measured_correlation():
     assert flipped.verdict == "supports"
 
 
+def test_border_ring_verdict_compares_sigma_with_what_explains_a_ring():
+    sigma = pd.DataFrame({"image": ["a", "b", "c", "d"], "positions": [384] * 4,
+                          "r_error": [0.5] * 4, "r_texture": [0.5] * 4,
+                          "ring_sigma": [1.0, 0.3, 0.1, 0.5], "ring_error": [1.05, 0.4, 0.0, 0.6],
+                          "ring_texture": [-0.2, 0.0, 0.15, 0.4]})
+    ablation = pd.DataFrame({"image": ["a", "b", "c", "d"]})
+
+    def ring() -> C.Verdict:
+        return [x for x in C.variance_claims(sigma, ablation) if "border" in x.claim][0]
+
+    assert ring().verdict == "supports"  # every ring in σ is matched by the demand's or texture's
+    sigma["ring_sigma"] += 1.0  # one standard deviation more at the border, explained by nothing
+    assert ring().verdict == "contradicts" and ring().estimate == pytest.approx(-0.925)
+    assert not [x for x in C.variance_claims(sigma.drop(columns="ring_sigma"), ablation) if "border" in x.claim]
+
+
 def _steps_table(one: float) -> pd.DataFrame:
     rows = []
     for image, base in (("a", 20.0), ("b", 22.0), ("c", 21.0)):

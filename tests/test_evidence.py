@@ -32,7 +32,7 @@ def test_sigma_maps_and_evidence(random_codec, photos):
     assert list(table["image"]) == list(photos) and (table["positions"] == 48).all()
     assert table[["r_error", "r_texture"]].abs().le(1).all().all()
     assert np.isfinite(table[["ring_sigma", "ring_error", "ring_texture"]].to_numpy()).all()
-    assert len(claims.variance_claims(table, evidence.timestep_ablation_images(random_codec, photos))) == 4
+    assert len(claims.variance_claims(table, evidence.timestep_ablation_images(random_codec, photos))) == 5
 
 
 def test_ablations_per_image_use_the_same_bytes(random_codec, photos):

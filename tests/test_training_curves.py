@@ -69,3 +69,15 @@ def test_a_decoder_fine_tune_is_projected_on_its_own_steps():
     slope, intercept = np.polyfit(np.log2([100, 200, 400]), [25.6, 25.8, 25.99], 1)
     assert math.isclose(row["gain_per_doubling"], slope)
     assert math.isclose(row["projected_steps"], start + 2 ** ((26.0 - intercept) / slope))
+
+
+def test_an_autoencoder_experiment_that_was_not_shipped_does_not_move_the_projection():
+    shipped = pd.DataFrame({"step": [1000, 2000, 4000], "psnr": [22.0, 23.0, 24.0], "ms_ssim": [0.80, 0.82, 0.84],
+                            "encoder_trained": [False] * 3, "recipe": ["decoder only"] * 3, "recipe_start": [0] * 3,
+                            "shipped": [True] * 3})
+    experiment = pd.DataFrame({"step": [4500, 5000], "psnr": [23.0, 22.0], "ms_ssim": [0.83, 0.82],
+                               "encoder_trained": [False] * 2, "recipe": ["decoder fine-tune: x"] * 2,
+                               "recipe_start": [4000] * 2, "shipped": [False] * 2})
+    table = curves.projections(pd.concat([shipped, experiment], ignore_index=True), pd.DataFrame()).set_index("what")
+    assert table.loc["autoencoder psnr", "last_steps"] == 4000
+    assert math.isclose(table.loc["autoencoder psnr", "gain_per_doubling"], 1.0)
