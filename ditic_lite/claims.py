@@ -306,16 +306,16 @@ def equal_rate_differences(results: pd.DataFrame, test: str, anchor: str, metric
 # ------------------------------------------------------------------------ notebook builders
 def variance_claims(sigma: pd.DataFrame, ablation: pd.DataFrame, notebook: str = "02") -> list[Verdict]:
     """Notebook ``02_variance_and_pseudo_timesteps``: from ``evidence.sigma_evidence`` (per image
-    ``r_error``, ``r_texture``, ``positions``; ``ring_*`` where present) and ``evidence.timestep_ablation_images`` (per image
-    ``psnr_pixelwise``, ``psnr_global``, ``ms_ssim_*``)."""
+    ``r_error``, ``r_texture``, ``positions``; ``ring_*`` where present) and
+    ``evidence.timestep_ablation_images`` (per image ``psnr_pixelwise``, ``psnr_global``, ``ms_ssim_*``)."""
     v = [correlation("σ is larger where the decoded latent is further from the truth "
                      "(variance encodes local denoising demand)", sigma["r_error"], sigma["positions"], notebook=notebook),
          correlation("σ is larger in textured regions", sigma["r_texture"], sigma["positions"], notebook=notebook)]
     if {"ring_sigma", "ring_error", "ring_texture"} <= set(sigma.columns):
         # a ring in σ that neither the demand nor the texture has is an artefact of the borders
         explained = np.maximum(sigma["ring_error"], sigma["ring_texture"])
-        v.append(no_worse("σ's border excess is no larger than the demand's or the texture's (no border ring)", explained - sigma["ring_sigma"], MARGINS["ring"],
-                          UNITS["ring"], notebook, digits=2))
+        v.append(no_worse("σ's border excess is no larger than the demand's or the texture's (no border ring)",
+                          explained - sigma["ring_sigma"], MARGINS["ring"], UNITS["ring"], notebook, digits=2))
     for m in ("psnr", "ms_ssim"):
         if f"{m}_pixelwise" in ablation:
             v.append(better(f"the pixel-wise timestep map reconstructs better than one global timestep ({m}, same bytes)",

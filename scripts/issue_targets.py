@@ -59,7 +59,7 @@ def codec_rows(validation: pd.DataFrame, sweep: pd.DataFrame) -> list[dict]:
     low, high = curves["bpp"].min(), curves["bpp"].max()
     covered = low <= RATE_RANGE[0] and high >= RATE_RANGE[1]
     rows.append(_row(f"rate control over {RATE_RANGE[0]}-{RATE_RANGE[1]} bpp, quality rising",
-                     f">= 4 rate points or a continuous lever covering the range; PSNR and MS-SSIM rising",
+                     ">= 4 rate points or a continuous lever covering the range; PSNR and MS-SSIM rising",
                      f"{tiny.shape[0]} rate points x {curves['quant_step'].nunique()} quantisation steps, "
                      f"{low:.3f}-{high:.3f} bpp, {'rising' if rising else 'not rising'} at every rate point",
                      covered and rising and tiny.shape[0] >= 4, "validation.csv, quant_step_sweep.csv"))
