@@ -91,35 +91,59 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_path(path: str, rate: int, several: bool) -> Path:
+    """``path`` itself for one rate point; ``<stem>_rate<r><suffix>`` beside it for several."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}_rate{rate}{p.suffix}") if several else p
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: code a sample photo and save original | reconstruction."""
+    """The README's main job: code a sample photo at every rate point (real files), decode each,
+    and save the originals, reconstructions, a classical codec at the same bytes and zoomed crops."""
     import matplotlib
 
     matplotlib.use("Agg")  # the figure goes to a file: no window, whatever display there is
+    from .baselines import pillow_codec
     from .images import load_image
-    from .metrics import bits_per_pixel, psnr
+    from .metrics import bits_per_pixel, ms_ssim, psnr
+    from .teaching.quickstart import zoom_box
     from .viz import side_by_side
-    from .zoo import load
+    from .zoo import available_rates, load
 
     image = load_image(args.input)
-    codec = load(args.model, rate=args.rate)
-    data = codec.compress(image)
-    Path(args.bitstream).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.bitstream).write_bytes(data)
-    rec = codec.decompress(Path(args.bitstream).read_bytes())
-    bpp = bits_per_pixel(len(data), image.height, image.width)
-    quality = psnr(image, rec)
-    title = f"{args.model} rate {args.rate}: {len(data)} bytes, {bpp:.3f} bpp, PSNR {quality:.2f} dB"
-    side_by_side([image, rec], ["original", f"DiT-IC {args.model} (1 step)"], title, args.figure)
-    print(title)
-    print(f"wrote {args.bitstream} and {args.figure}")
+    rates = available_rates(args.model) if args.rate is None else [args.rate]
+    images, titles, lines = [image], ["original"], []
+
+    def show(label: str, data: bytes, rec) -> None:
+        bpp = bits_per_pixel(len(data), image.height, image.width)
+        quality = f"PSNR {psnr(image, rec):.2f} dB, MS-SSIM {ms_ssim(image, rec):.3f}"
+        images.append(rec)
+        titles.append(f"{label}\n{len(data)} bytes, {bpp:.3f} bpp\n{quality}")
+        lines.append(f"{label}: {len(data)} bytes, {bpp:.3f} bpp, {quality}")
+
+    for rate in rates:
+        codec = load(args.model, rate=rate)
+        path = _demo_path(args.bitstream, rate, several=len(rates) > 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(codec.compress(image))
+        data = path.read_bytes()
+        show(f"DiT-IC {args.model} rate {rate} (1 step)", data, codec.decompress(data))
+    if args.baseline != "none":  # the same photo from a classical codec, in at most as many bytes
+        baseline, budget = pillow_codec(args.baseline), len(data)
+        data, _ = baseline.at_bpp(image, bits_per_pixel(budget, image.height, image.width))
+        fits = "same bytes or fewer" if len(data) <= budget else "its smallest file"
+        show(f"{args.baseline} ({fits})", data, baseline.decode(data))
+    side_by_side(images, titles, f"{args.model} DiT-IC on {Path(args.input).name}: every rate point",
+                 args.figure, crop=zoom_box(image, min(128, image.width, image.height)), ncols=len(images))
+    print("\n".join(lines))
+    print(f"wrote {', '.join(str(_demo_path(args.bitstream, r, len(rates) > 1)) for r in rates)} and {args.figure}")
     return 0
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command; for ``command`` (the one about to run) only what it needs:
     a built-in command loads none of :data:`COMMAND_MODULES`, another one only its own module."""
-    from .registry import TINY, names  # the codec-name table: standard library only
+    from .registry import PILLOW, TINY, names  # the codec-name table: standard library only
 
     parser = argparse.ArgumentParser(prog="ditic-lite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,11 +165,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("input")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("demo", help="compress + decompress a photo, write a side-by-side figure")
+    p = sub.add_parser("demo", help="code a photo at every rate point, write a side-by-side figure with zooms")
     p.add_argument("input", nargs="?", default=str(Path("data") / "samples" / "kite.png"))
-    p.add_argument("--model", default="tiny")
-    p.add_argument("--rate", type=int, default=0)
-    p.add_argument("--bitstream", default=str(Path("figures") / "demo.ditic"))
+    p.add_argument("--model", default="tiny", help=f"{' or '.join(names(TINY))} (default: %(default)s)")
+    p.add_argument("--rate", type=int, default=None, help="one rate point (default: all shipped ones)")
+    p.add_argument("--baseline", default="webp-ds", choices=[*(n for n in names(PILLOW) if n.endswith("-ds")), "none"],
+                   help="classical codec shown at the bytes of the last rate point (default: %(default)s)")
+    p.add_argument("--bitstream", default=str(Path("figures") / "demo.ditic"),
+                   help="file written (with several rate points: demo_rate<r>.ditic beside it)")
     p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
     p.set_defaults(func=_cmd_demo)
 

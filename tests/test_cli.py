@@ -75,3 +75,28 @@ def test_a_command_loads_only_the_module_it_needs():
     assert commands(build_parser("info")) == commands(build_parser("decompress")) == builtin
     assert commands(build_parser("plot")) == builtin | {"eval", "plot"}
     assert commands(build_parser()) == commands(build_parser("typo")) == builtin | set(COMMAND_MODULES)
+
+
+def test_demo_codes_every_rate_point_and_a_baseline_in_no_more_bytes(tmp_path, sample_paths, capsys):
+    from PIL import Image
+
+    from ditic_lite.zoo import available_rates
+
+    src = tmp_path / "crop.png"
+    Image.open(sample_paths[0]).crop((0, 0, 256, 192)).save(src)
+    figure, bits = tmp_path / "demo.png", tmp_path / "demo.ditic"
+    assert main(["demo", str(src), "--figure", str(figure), "--bitstream", str(bits)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rates = available_rates("tiny")
+    printed = [int(re.search(r": (\d+) bytes", line).group(1)) for line in lines[:len(rates) + 1]]
+    files = [tmp_path / f"demo_rate{r}.ditic" for r in rates]
+    assert printed[:-1] == [f.stat().st_size for f in files]  # the bytes shown are the files written
+    assert printed[:-1] == sorted(printed[:-1]) and len(set(printed[:-1])) == len(rates)
+    assert lines[len(rates)].startswith("webp-ds (same bytes or fewer)") and printed[-1] <= printed[-2]
+    assert figure.stat().st_size > 10_000
+    assert main(["decompress", str(files[-1]), str(tmp_path / "r.png")]) == 0
+
+    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--figure", str(figure),
+                 "--bitstream", str(bits)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" bytes, ") == 1 and "rate 1" in out and bits.exists()
