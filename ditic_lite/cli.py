@@ -112,7 +112,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     image = load_image(args.input)
     rates = available_rates(args.model) if args.rate is None else [args.rate]
-    images, titles, lines = [image], ["original"], []
+    images, titles, lines, written = [image], ["original"], [], []
 
     def show(label: str, data: bytes, rec) -> None:
         bpp = bits_per_pixel(len(data), image.height, image.width)
@@ -126,17 +126,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         path = _demo_path(args.bitstream, rate, several=len(rates) > 1)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(codec.compress(image))
-        data = path.read_bytes()
+        data = path.read_bytes()  # decode what the file holds
+        written.append(str(path))
         show(f"DiT-IC {args.model} rate {rate} (1 step)", data, codec.decompress(data))
     if args.baseline != "none":  # the same photo from a classical codec, in at most as many bytes
-        baseline, budget = pillow_codec(args.baseline), len(data)
+        baseline, budget = pillow_codec(args.baseline), len(data)  # the last (largest) rate point
         data, _ = baseline.at_bpp(image, bits_per_pixel(budget, image.height, image.width))
         fits = "same bytes or fewer" if len(data) <= budget else "its smallest file"
         show(f"{args.baseline} ({fits})", data, baseline.decode(data))
-    side_by_side(images, titles, f"{args.model} DiT-IC on {Path(args.input).name}: every rate point",
+    side_by_side(images, titles, f"{args.model} DiT-IC on {Path(args.input).name}" + (": every rate point" if len(rates) > 1 else ""),
                  args.figure, crop=zoom_box(image, min(128, image.width, image.height)), ncols=len(images))
     print("\n".join(lines))
-    print(f"wrote {', '.join(str(_demo_path(args.bitstream, r, len(rates) > 1)) for r in rates)} and {args.figure}")
+    print(f"wrote {', '.join(written)} and {args.figure}")
     return 0
 
 
