@@ -134,8 +134,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         data, _ = baseline.at_bpp(image, bits_per_pixel(budget, image.height, image.width))
         fits = "same bytes or fewer" if len(data) <= budget else "its smallest file"
         show(f"{args.baseline} ({fits})", data, baseline.decode(data))
-    side_by_side(images, titles, f"{args.model} DiT-IC on {Path(args.input).name}" + (": every rate point" if len(rates) > 1 else ""),
-                 args.figure, crop=zoom_box(image, min(128, image.width, image.height)), ncols=len(images))
+    title = f"{args.model} DiT-IC on {Path(args.input).name}" + (": every rate point" if len(rates) > 1 else "")
+    box = zoom_box(image, min(128, image.width, image.height))
+    side_by_side(images, titles, title, args.figure, crop=box, ncols=len(images))
     print("\n".join(lines))
     print(f"wrote {', '.join(written)} and {args.figure}")
     return 0
