@@ -99,7 +99,7 @@ def _demo_path(path: str, rate: int, several: bool) -> Path:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: code a sample photo at every rate point (real files), decode each,
-    and save the originals, reconstructions, a classical codec at the same bytes and zoomed crops."""
+    and save the original, the reconstructions, a classical codec in no more bytes and zoomed crops."""
     import matplotlib
 
     matplotlib.use("Agg")  # the figure goes to a file: no window, whatever display there is
@@ -172,7 +172,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--model", default="tiny", help=f"{' or '.join(names(TINY))} (default: %(default)s)")
     p.add_argument("--rate", type=int, default=None, help="one rate point (default: all shipped ones)")
     p.add_argument("--baseline", default="webp-ds", choices=[*(n for n in names(PILLOW) if n.endswith("-ds")), "none"],
-                   help="classical codec shown at the bytes of the last rate point (default: %(default)s)")
+                   help="classical codec shown in at most the bytes of the largest file (default: %(default)s)")
     p.add_argument("--bitstream", default=str(Path("figures") / "demo.ditic"),
                    help="file written (with several rate points: demo_rate<r>.ditic beside it)")
     p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
