@@ -168,16 +168,19 @@ def header(name: str, title: str, intro: str) -> list[tuple[str, str]]:
 
 
 TIER_NOTE = """
-**Tier.** `tier="auto"` (the default) runs the released DiT-IC where a GPU and its checkpoints are
-there (cached, or downloaded from the Hugging Face hub), the kit's tiny model otherwise, and the
-first cell says which and why. `tier="official"` runs the release on a CPU too, on small center
-crops; `tier="tiny"` the kit's model. The cells are the same on both tiers and every verdict is
-computed from the numbers of the run. Set them in the parameters cell, or with `DITIC_TIER` and
-`DITIC_OFFICIAL_CHECKPOINT` (one file, a JSON list of files, one per rate point, or hub file names).
+**Tier.** `tier="auto"` (the default) runs the released DiT-IC only where its checkpoint is
+already on disk and a GPU is there, else the kit's tiny model; it never downloads, and the first
+cell says which tier and why. `tier="official"` runs the release, on a CPU too (on small center
+crops), and is the only setting that downloads it: about 4.2 GB per rate point from the Hugging
+Face hub, once, with the size printed before it starts (`official_checkpoint="q2_merge_ema.pt"`
+fetches one rate point; empty: all four). `tier="tiny"` always runs the kit's model. The cells are
+the same on both tiers and every verdict is computed from the numbers of the run. Set them in the
+parameters cell, or with `DITIC_TIER` and `DITIC_OFFICIAL_CHECKPOINT` (a file path, hub file names,
+or a JSON list of them, one per rate point).
 """
 
 TIER_SETUP = """
-run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device)  # which tier, and why (never downloads)
+run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device)  # which tier and why; prints any download size
 P = run.sized(P, official_cpu=@@cpu@@)  # the release on a CPU: less work, small crops
 print(run.describe())"""
 

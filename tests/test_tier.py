@@ -56,16 +56,33 @@ def test_official_on_a_cpu_uses_the_given_file_at_crop_size(ckpt):
     assert auto07.name == "official" and "on disk" in auto07.reason
 
 
-def test_auto_on_a_gpu(ckpt, monkeypatch):
+def test_auto_on_a_gpu_uses_only_checkpoints_on_disk(ckpt, monkeypatch):
     run = teaching.choose_tier("auto", str(ckpt), device="cuda", dtype="fp16")
-    assert run.name == "official" and run.side is None and run.dtype == "fp16"
-    monkeypatch.setattr(T, "online", lambda host="", timeout=3.0: False)
-    offline = teaching.choose_tier("auto", "", device="cuda", dtype="bf16")
-    assert offline.name == "tiny" and "not reachable" in offline.reason
-    monkeypatch.setattr(T, "online", lambda host="", timeout=3.0: True)
-    hub = teaching.choose_tier("auto", "", device="cuda", dtype="bf16")
-    assert hub.name == "official" and hub.checkpoints == [f"{HUB_REPO}/{n}" for n in teaching.RELEASE_FILES]
-    assert len(hub.rates) == 4 and "downloaded" in hub.reason
+    assert run.name == "official" and run.side is None and run.dtype == "fp16" and run.checkpoints == [str(ckpt)]
+    assert "download" not in run.describe()  # the file is on disk: nothing to fetch
+    # nothing on disk: the tiny model, with no network probe (the fixture fails on one) and the way to download
+    nothing = teaching.choose_tier("auto", "", device="cuda", dtype="bf16")
+    assert nothing.name == "tiny" and "never downloads" in nothing.reason
+    assert f"about {teaching.CHECKPOINT_GB:.1f} GB per rate point" in nothing.reason and "tier='official'" in nothing.reason
+    # a hub name next to a file on disk: auto keeps the file and leaves the download out
+    mixed = teaching.choose_tier("auto", f"{ckpt}, q3_merge_ema.pt", device="cuda", dtype="bf16")
+    assert mixed.checkpoints == [str(ckpt)] and "1 named file(s) not on disk left out" in mixed.reason
+
+
+def test_official_says_the_download_size_before_it_starts(ckpt, monkeypatch, capsys):
+    assert 4.0 < teaching.CHECKPOINT_GB < 4.4  # 1.05 B float32 parameters
+    hub = teaching.choose_tier("official", "", device="cuda", dtype="bf16")
+    assert hub.checkpoints == [f"{HUB_REPO}/{n}" for n in teaching.RELEASE_FILES] and len(hub.rates) == 4
+    text = hub.describe()
+    assert "4 checkpoint file(s) from the hub" in text and f"{4 * teaching.CHECKPOINT_GB:.1f} GB in all" in text
+    assert teaching.download_note([str(ckpt)]) == ""
+    assert "1 checkpoint file(s)" in teaching.download_note([str(ckpt), f"{HUB_REPO}/q2_merge_ema.pt"])
+    order = []
+    monkeypatch.setattr(dl.official, "load_codec", lambda *a, **k: order.append(capsys.readouterr().out)
+                        or (_ for _ in ()).throw(dl.official.CheckpointNotFoundError("stop")))
+    with pytest.raises(dl.official.CheckpointNotFoundError):
+        teaching.choose_tier("official", "q2_merge_ema.pt", device="cpu").load(0)
+    assert f"downloading q2_merge_ema.pt from the hub: about {teaching.CHECKPOINT_GB:.1f} GB" in order[0]
 
 
 def test_release_checkpoints_forms(ckpt, monkeypatch):

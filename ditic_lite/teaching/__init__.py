@@ -36,8 +36,8 @@ from .steps import (
     base_dit_decode, base_dit_sweep, caption_for, compare_steps, has_base_dit, one_step_summary, step_sweep,
 )
 from .tier import (
-    CPU_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep, Tier, choose_tier,
-    release_checkpoints,
+    CHECKPOINT_GB, CPU_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep, Tier, choose_tier,
+    download_note, release_checkpoints,
 )
 from .variance import (
     correlations, latent_map, sigma_texture_table, texture_correlations, texture_map, timestep_ablation,
@@ -64,6 +64,6 @@ __all__ = [
     # 07
     "cached_official_checkpoints", "decode_timing", "reproduce_points", "synthetic_photo",
     # 02-07: the tier
-    "CPU_SIDE", "RELEASE_FILES", "SINGLE_FILE_QUANT_STEPS", "TIER_CHOICES", "AtQuantStep", "Tier", "choose_tier",
-    "release_checkpoints",
+    "CHECKPOINT_GB", "CPU_SIDE", "RELEASE_FILES", "SINGLE_FILE_QUANT_STEPS", "TIER_CHOICES", "AtQuantStep", "Tier",
+    "choose_tier", "download_note", "release_checkpoints",
 ]

@@ -10,18 +10,21 @@ Every notebook from 02 on starts with ::
     print(run.describe())
     codec = run.load(P.rate)
 
-``tier``: ``"auto"`` picks the official release where a GPU and its checkpoints are there
-(cached, or the Hugging Face hub reachable to download them), the tiny model otherwise;
-``"official"`` runs the release anywhere (on a CPU on images center-cropped to
-:data:`CPU_SIDE` pixels a side, so that a cell takes minutes, not hours); ``"tiny"`` the kit's
-model. ``official_checkpoint``: the release's rate points, one checkpoint per point, as a list
-(``DITIC_OFFICIAL_CHECKPOINT='["q1.pt", "q3.pt"]'``), a comma-separated string, one file (then the
-release has one rate point here and the quantisation-step lever of notebook 04 makes the curve),
-file names of the hub repo (``"q2_merge_ema.pt"``: the cached copy, else downloaded when first
-used) or ``owner/repo/file``; empty: the cached ``q1``..``q4`` files, else (on the official tier)
+``tier``: ``"auto"`` picks the official release only where its checkpoint is already on disk
+(in the Hugging Face cache, or a path given) and a GPU is there (notebook 07: a CPU too), the
+tiny model otherwise; it never starts a download. ``"official"`` runs the release anywhere (on a
+CPU on images center-cropped to :data:`CPU_SIDE` pixels a side, so that a cell takes minutes,
+not hours) and is the only way to download it: each rate point not on disk is one file of about
+:data:`CHECKPOINT_GB` GB from the hub, fetched when first used (the notebook prints the size
+first). ``"tiny"``: the kit's model. ``official_checkpoint``: the release's rate points, one
+checkpoint per point, as a list (``DITIC_OFFICIAL_CHECKPOINT='["q1.pt", "q3.pt"]'``), a
+comma-separated string, one file (then the release has one rate point here and the
+quantisation-step lever of notebook 04 makes the curve), file names of the hub repo
+(``"q2_merge_ema.pt"``: the cached copy, else downloaded when first used, official tier only) or
+``owner/repo/file``; empty: the cached ``q1``..``q4`` files, else (on the official tier)
 :data:`RELEASE_FILES` of the hub repo.
 
-:func:`release_checkpoints`, :func:`choose_tier`, :class:`Tier`, :class:`AtQuantStep`.
+:func:`release_checkpoints`, :func:`choose_tier`, :func:`download_note`, :class:`Tier`, :class:`AtQuantStep`.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from PIL import Image
 
 from ..images import ImageLike
 from ..notebook import device as default_device
-from ..notebook import official_dtype, official_memory_gib, online, result_path, sample_paths
+from ..notebook import OFFICIAL_PARAMS, official_dtype, official_memory_gib, online, result_path, sample_paths
 from .common import as_pil
 from .official_tier import cached_official_checkpoints
 
@@ -46,6 +49,9 @@ TIER_CHOICES = ("auto", "official", "tiny")
 RELEASE_FILES = ("q1_merge_ema.pt", "q2_merge_ema.pt", "q3_merge_ema.pt", "q4_merge_ema.pt")
 """The release's quality points on the hub repo, lowest rate first (q1 ~0.009 ... q4 ~0.100 bpp on
 Kodak, as cited from the release's README and logs: ``dl.reference.curve("kodak", UPDATED_MODEL)``)."""
+CHECKPOINT_GB = round(4 * sum(OFFICIAL_PARAMS.values()) / 1e9, 1)
+"""Size of one release checkpoint (``*_merge_ema.pt``: every parameter in float32), in GB: a
+download of this size per rate point (:func:`download_note`)."""
 CPU_SIDE = 256
 """The official tier on a CPU codes center crops of at most this many pixels a side (the model
 pads to multiples of 256, so smaller crops cost the same)."""
@@ -80,15 +86,32 @@ def release_checkpoints(spec: str | Sequence[str] | None = None) -> list[str]:
     return out
 
 
-def choose_tier(tier: str = "auto", checkpoint: str | Sequence[str] | None = "", device: str | None = None,
-                dtype: str = "", cpu_if_cached: bool = False, check_network: bool = True) -> "Tier":
-    """Decide the tier of a notebook and say why (:class:`Tier`); never downloads.
+def download_note(checkpoints: Sequence[str]) -> str:
+    """What loading ``checkpoints`` downloads, in words ("" when every file is on disk): how many
+    files from the hub, about :data:`CHECKPOINT_GB` GB each, and where they are cached.
+    Explained in notebook ``02_variance_and_pseudo_timesteps``."""
+    missing = [Path(c).name for c in dict.fromkeys(checkpoints) if not Path(c).is_file()]
+    if not missing:
+        return ""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency of diffusers
+        HF_HUB_CACHE = "the Hugging Face cache"
+    return (f"download: {len(missing)} checkpoint file(s) from the hub ({', '.join(missing)}), about "
+            f"{CHECKPOINT_GB:.1f} GB each, {len(missing) * CHECKPOINT_GB:.1f} GB in all, each when first used, "
+            f"then kept in {HF_HUB_CACHE}")
 
-    ``"auto"``: the official release on a GPU when its checkpoints are cached or given, or the
-    hub is reachable (``ditic_lite.notebook.online``; no probe under ``HF_HUB_OFFLINE=1``); on a
-    CPU the tiny model, unless ``cpu_if_cached`` and a checkpoint is on disk (notebook 07).
-    ``"official"``: the release on any device (downloads happen when a rate point is first
-    loaded). ``"tiny"``: the kit's model. ``dtype``: ``""`` = ``notebook.official_dtype``.
+
+def choose_tier(tier: str = "auto", checkpoint: str | Sequence[str] | None = "", device: str | None = None,
+                dtype: str = "", cpu_if_cached: bool = False) -> "Tier":
+    """Decide the tier of a notebook and say why (:class:`Tier`); never downloads, never probes
+    the network.
+
+    ``"auto"``: the official release when its checkpoints are on disk (cached or given as paths;
+    hub names not cached are left out) and a GPU is there, or ``cpu_if_cached`` (notebook 07);
+    else the tiny model. ``"official"``: the release on any device, downloading each rate point
+    not on disk when it is first loaded (:func:`download_note` says how much). ``"tiny"``: the
+    kit's model. ``dtype``: ``""`` = ``notebook.official_dtype``.
     Explained in notebook ``02_variance_and_pseudo_timesteps``.
     """
     from ..official import HUB_REPO
@@ -102,6 +125,9 @@ def choose_tier(tier: str = "auto", checkpoint: str | Sequence[str] | None = "",
     files = release_checkpoints(checkpoint)
     local = [f for f in files if Path(f).is_file()]
     hub = [f"{HUB_REPO}/{name}" for name in RELEASE_FILES]
+    skipped = len(files) - len(local)
+    left_out = f"; {skipped} named file(s) not on disk left out (tier='official' downloads them)" if skipped else ""
+    download = f"tier='official' downloads the release (about {CHECKPOINT_GB:.1f} GB per rate point)"
 
     def official(reason: str, checkpoints: list[str]) -> Tier:
         return Tier("official", reason, dev, dtype, checkpoints, choice, None if gpu else CPU_SIDE)
@@ -115,15 +141,12 @@ def choose_tier(tier: str = "auto", checkpoint: str | Sequence[str] | None = "",
         where = "on the GPU" if gpu else f"on the CPU, on {CPU_SIDE}x{CPU_SIDE} crops"
         return official(f"asked for (tier='official'), {where}", files or hub)
     if gpu and local:
-        return official("auto: a GPU and the release's checkpoint(s) on disk", files)
-    if gpu and check_network and online("huggingface.co"):
-        return official(f"auto: a GPU and the hub ({HUB_REPO}) reachable; each rate point is downloaded "
-                        "(about 4 GB) when first used, then cached", files or hub)
+        return official("auto: a GPU and the release's checkpoint(s) on disk" + left_out, local)
     if local and cpu_if_cached:
         return official(f"auto: the release's checkpoint is on disk (no GPU: the CPU, on {CPU_SIDE}x{CPU_SIDE} "
-                        "crops)", local)
+                        "crops)" + left_out, local)
     if gpu:
-        return tiny("auto: no checkpoint of the release on disk and the hub is not reachable (offline)")
+        return tiny(f"auto: a GPU, but no checkpoint of the release on disk, and 'auto' never downloads; {download}")
     hint = (" (a checkpoint is on disk: tier='official' runs it on this CPU, on "
             f"{CPU_SIDE}x{CPU_SIDE} crops)" if local else " (tier='official' runs the release on a CPU too, slowly)")
     return tiny("auto: no CUDA GPU here" + hint)
@@ -214,6 +237,8 @@ class Tier:
             cited = curve("kodak", UPDATED_MODEL)["bpp"].tolist()
             lines.append("the release's q1..q4 reach " + " / ".join(f"{b:.3f}" for b in cited)
                          + " bpp on Kodak (cited from the release, not measured here)")
+            if download_note(self.checkpoints):
+                lines.append(download_note(self.checkpoints))
             if len(set(self.checkpoints)) == 1:
                 lines.append("one checkpoint: one rate point here; the quantisation step of y (notebook 04) "
                              "gives the other points of a curve")
@@ -281,6 +306,9 @@ class Tier:
         if self.official:
             cached = (cache_dir() / DATASETS["kodak"].name / ".complete").exists()
             if cached or online("r0k.us"):
+                if not cached:
+                    mb = sum(f.size for f in DATASETS["kodak"].files) / 1e6
+                    print(f"downloading Kodak once ({DATASETS['kodak'].num_images} PNG files, {mb:.0f} MB) into {cache_dir()}")
                 try:
                     folder, what = resolve("kodak", progress=True), "Kodak"
                 except Exception as err:  # network, checksum: one clear line, then go on offline
@@ -375,6 +403,9 @@ class Tier:
 
         torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.dtype]
         tic = time.perf_counter()
+        if download_note([checkpoint]):
+            print(f"downloading {Path(checkpoint).name} from the hub: about {CHECKPOINT_GB:.1f} GB, once "
+                  "(then cached) ...", flush=True)
         print(f"loading the official checkpoint {Path(checkpoint).name} on {self.device} ({self.dtype}) ...", flush=True)
         try:
             codec = load_codec(checkpoint, device=self.device, dtype=torch_dtype)
