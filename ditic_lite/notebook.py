@@ -1,4 +1,5 @@
-"""Notebook plumbing: one ``setup()`` call, CI-sized parameters, where figures and samples live.
+"""Notebook plumbing: one ``setup()`` call, CI-sized parameters, where figures and samples live,
+and "a photo" (a sample name, a file path, a URL or, on Colab, an upload: :func:`photo_path`).
 
 Every notebook starts with ::
 
@@ -218,17 +219,17 @@ def _kit_version() -> str:
     return __version__
 
 
-def online(host: str = "download.pytorch.org", timeout: float = 3.0) -> bool:
+def online(host: str = "download.pytorch.org", timeout: float = 3.0, port: int = 443) -> bool:
     """Whether downloads may be tried: ``False`` under ``HF_HUB_OFFLINE=1`` or ``DITIC_OFFLINE=1``,
-    else a ``timeout``-second TCP probe of ``host``. Notebooks never try a download when this is
-    ``False``."""
+    else a ``timeout``-second TCP probe of ``host:port``. Notebooks never try a download when this
+    is ``False``."""
     for var in ("DITIC_OFFLINE", "HF_HUB_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return False
     import socket
 
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
@@ -294,7 +295,12 @@ def results_dir() -> Path:
 
 
 def result_path(name: str) -> Path:
-    """``results_dir() / name`` (e.g. ``"05_rate_points.csv"``)."""
+    """``results_dir() / name`` (e.g. ``"05_rate_points.csv"``). ``name`` is a plain file name:
+    one with a folder part (``"/home/me/photo.jpg.ditic"``) is refused, so that results never land
+    beside a student's photo; build names from :func:`photo_label`."""
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise ValueError(f"result_path takes a plain file name, got {name!r}; "
+                         "for a photo use dl.notebook.photo_label(image) + '.ditic'")
     return results_dir() / name
 
 
@@ -324,12 +330,141 @@ def sample_paths() -> list[Path]:
 
 
 def sample_path(name: str) -> Path:
-    """One sample photo by stem (``"kite"``) or file name."""
+    """One sample photo by stem (``"kite"``) or file name; for any photo (sample, file or URL)
+    use :func:`photo_path`, which calls this for sample names."""
     folder = samples_dir()
     path = folder / (name if name.endswith(".png") else f"{name}.png")
     if not path.exists():
         raise FileNotFoundError(f"no sample {name!r}; samples are {[p.stem for p in sample_paths()]}")
     return path
+
+
+# ------------------------------------------------------------------------------------ your own photo
+PHOTOS_FOLDER = "photos"
+"""Sub-folder of :func:`results_dir` for downloaded and uploaded photos."""
+
+
+def _is_url(image: str | Path) -> bool:
+    return isinstance(image, str) and image.lower().startswith(("http://", "https://"))
+
+
+def _is_sample_name(image: str | Path) -> bool:
+    """Whether ``image`` names a shipped sample photo (``"kite"`` or ``"kite.png"``, no folder part)."""
+    text = str(image)
+    if isinstance(image, Path) or Path(text).name != text or os.sep in text or "/" in text:
+        return False
+    try:
+        return text.removesuffix(".png") in {p.stem for p in sample_paths()}
+    except FileNotFoundError:
+        return False
+
+
+def photo_label(image: str | Path) -> str:
+    """A short, file-name-safe label of a photo for titles and result file names: the sample
+    name (``"kite"``), else the file (or URL) stem, other characters than letters, digits, ``-``
+    and ``_`` replaced by ``_`` (at most 40 characters). Used by every notebook, first in
+    ``01_quickstart``."""
+    text = str(image).strip()
+    if _is_sample_name(text):
+        return text.removesuffix(".png")
+    if _is_url(text):
+        from urllib.parse import urlsplit
+
+        text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1] or "photo"
+    stem = Path(text).expanduser().stem if text else ""
+    label = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in stem).strip("_")
+    return label[:40] or "photo"
+
+
+def photo_path(image: str | Path) -> Path:
+    """The file of "a photo", given as a sample name (``"kite"``), a file path (absolute,
+    relative to the current folder or to the kit's folder, ``~`` expanded) or an ``http(s)://``
+    URL (downloaded once into ``results/photos/``; offline: a ``ConnectionError`` saying what to
+    do). The one resolver behind every notebook's ``image=`` parameter (``DITIC_IMAGE``) and
+    ``ditic-lite demo``. Explained in notebook ``01_quickstart``.
+    """
+    if isinstance(image, str) and not image.strip():
+        raise ValueError("no photo given: pass a sample name (e.g. 'kite'), a file path or a URL")
+    if _is_url(image):
+        return _downloaded_photo(str(image).strip())
+    if _is_sample_name(image):
+        return sample_path(str(image))
+    given = Path(str(image).strip()).expanduser()
+    tried = [given] if given.is_absolute() else [Path.cwd() / given, _ROOT / given]
+    for path in tried:
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder, not a photo: pass one image file")
+        if path.is_file():
+            return path.resolve()
+    try:
+        samples = [p.stem for p in sample_paths()]
+    except FileNotFoundError:
+        samples = []
+    raise FileNotFoundError(f"no photo {str(image)!r}: not a sample name {samples} and no such file "
+                            f"(looked in {', '.join(str(p.parent) for p in tried)})")
+
+
+def _downloaded_photo(url: str) -> Path:
+    """``url`` downloaded once into ``results/photos/`` (reused after); one clear error when offline."""
+    from urllib.parse import urlsplit
+
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif") else ".img"
+    folder = results_dir() / PHOTOS_FOLDER
+    target = folder / f"{photo_label(url)}_{_short_hash(url)}{suffix}"
+    if target.is_file():
+        return target
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not online(host, port=parts.port or (443 if parts.scheme.lower() == "https" else 80)):
+        raise ConnectionError(f"cannot download {url}: offline (or {host} unreachable); download the photo "
+                              "yourself and pass its file path instead")
+    import urllib.request
+
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {url} -> {target} (once; reused after)")
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "ditic-lite"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    except OSError as err:
+        raise ConnectionError(f"cannot download {url} ({err}); download the photo yourself and pass "
+                              "its file path instead") from None
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise ValueError(f"{url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB; download it yourself")
+    target.write_bytes(data)
+    return target
+
+
+MAX_DOWNLOAD_BYTES = 50 * 2 ** 20
+"""The largest photo :func:`photo_path` downloads from a URL (50 MB)."""
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def upload_photo() -> Path:
+    """On Google Colab: an upload button; the chosen photo is saved into ``results/photos/`` and
+    its path returned (pass it as ``image=``). Elsewhere raises ``RuntimeError``: pass a file
+    path instead. Explained in notebook ``01_quickstart``."""
+    if not in_colab():
+        raise RuntimeError("upload_photo() works on Google Colab only; here pass the photo's file path "
+                           "instead, e.g. image='/path/to/photo.jpg' (or DITIC_IMAGE=/path/to/photo.jpg)")
+    from google.colab import files  # type: ignore[import-not-found]
+
+    uploaded = files.upload()
+    if not uploaded:
+        raise RuntimeError("no file was uploaded")
+    name, data = next(iter(uploaded.items()))
+    folder = results_dir() / PHOTOS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{photo_label(name)}{Path(name).suffix.lower()}"
+    target.write_bytes(data)
+    print(f"uploaded {name} -> {target}")
+    return target
 
 
 # ------------------------------------------------------------------------------------ execution

@@ -277,22 +277,24 @@ class Tier:
         left, top = (pil.width - w) // 2, (pil.height - h) // 2
         return pil.crop((left, top, left + w, top + h))
 
-    def image(self, name: str) -> Image.Image:
-        """A sample photo by stem, prepared (:meth:`prepare`)."""
+    def image(self, name: str | Path) -> Image.Image:
+        """A photo (sample name, file path or URL: ``notebook.photo_path``), prepared (:meth:`prepare`)."""
         from ..images import load_image
-        from ..notebook import sample_path
-        return self.prepare(load_image(sample_path(name)))
+        from ..notebook import photo_path
+        return self.prepare(load_image(photo_path(name)))
 
-    def images(self, count: int, include: str | None = None) -> dict[str, Image.Image]:
-        """The first ``count`` sample photos by stem, prepared; ``include`` (a stem) replaces the
-        last of them when it is not among them, so the photo a notebook shows is always measured."""
+    def images(self, count: int, include: str | Path | None = None) -> dict[str, Image.Image]:
+        """The first ``count`` sample photos, prepared, keyed by ``notebook.photo_label``;
+        ``include`` (a sample name, file path or URL) replaces the last of them when it is not
+        among them, so the photo a notebook shows is always measured."""
         from ..images import load_image
+        from ..notebook import photo_label, photo_path
 
-        paths = sample_paths()
-        chosen = paths[:max(0, int(count))]
-        if include and chosen and include not in [p.stem for p in chosen]:
-            chosen = chosen[:-1] + [p for p in paths if p.stem == include]
-        return {p.stem: self.prepare(load_image(p)) for p in chosen}
+        chosen = {p.stem: p for p in sample_paths()[:max(0, int(count))]}
+        if include and chosen and photo_label(include) not in chosen:
+            chosen.pop(list(chosen)[-1])
+            chosen[photo_label(include)] = photo_path(include)
+        return {label: self.prepare(load_image(path)) for label, path in chosen.items()}
 
     def evaluation_folder(self, count: int | None = None) -> tuple[Path, str]:
         """The images of the curves: ``(folder, what)``. Tiny: the sample photos. Official: Kodak,
@@ -332,13 +334,28 @@ class Tier:
         from ..data import list_images
         return list_images(folder if folder is not None else self.evaluation_folder(count)[0])[:count]
 
-    def photo(self, name: str, folder: str | Path) -> Path:
-        """The image ``name`` (a stem) of ``folder``, else its first image (notebook 05's spectra)."""
+    def photo(self, name: str | Path, folder: str | Path) -> Path:
+        """The photo ``name`` as a file (notebook 05's spectra): the image of that stem in
+        ``folder`` (the images of the curves); else, for a sample name, the first image of
+        ``folder``; else the photo itself (``notebook.photo_path``: a file path or URL), on the
+        official tier on a CPU as its prepared crop written to ``results/``."""
         from ..data import list_images
+        from ..notebook import _is_sample_name, photo_label, photo_path
 
         images = list_images(folder)
-        named = [p for p in images if p.stem == name]
-        return named[0] if named else images[0]
+        named = [p for p in images if p.stem == photo_label(name)]
+        if named:
+            return named[0]
+        if _is_sample_name(name):
+            return images[0]
+        path = photo_path(name)
+        if not self.side:
+            return path
+        from ..images import load_image
+
+        crop = result_path(f"{photo_label(name)}_{self.side}px.png")
+        self.prepare(load_image(path)).save(crop)
+        return crop
 
     def published_point(self, mean_bpp: float, rank: str | None, what: str) -> tuple[Any, str]:
         """``(published point, "")`` to compare a run with (``reproduce.published_point``) when it
