@@ -52,6 +52,10 @@ MARGINS = {  # smallest difference worth claiming, per measure
     "ring": 0.2,          # border excess of a map, in standard deviations of the map (evidence.border_excess)
 }
 UNITS = {"psnr": " dB", "ring": " SD"}
+PLAIN_UNITS = {" SD": " standard deviations of the map"}
+"""How :func:`takeaway` spells a unit for a student (others as they are)."""
+PLAIN_METRICS = {"psnr": "PSNR, pixel fidelity", "ms_ssim": "MS-SSIM, structural similarity"}
+"""A measure's name in a plain question (:attr:`Verdict.plain`)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ class Verdict:
     low: float = float("nan")
     high: float = float("nan")
     n: int = 0
+    plain: str = ""
+    """The claim as a question a student understands ("Is σ larger where ...?"), for :func:`takeaway`."""
+    effect: str = ""
+    """The estimate in plain units ("+0.12 dB on average (plausibly -0.05 to +0.30) ..."), for :func:`takeaway`."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -149,7 +157,7 @@ def pooled_correlation(r: Sequence[float], n: Sequence[int], level: float = LEVE
 
 
 def correlation(claim: str, r: Sequence[float], n: Sequence[int], expect: int = +1, notebook: str = "",
-                what: str = "positions") -> Verdict:
+                what: str = "positions", plain: str = "") -> Verdict:
     """"X rises with Y" (``expect=+1``) or falls (``-1``), from per-image Spearman ``r`` over ``n``
     points each: supports if the pooled interval (:func:`pooled_correlation`) lies on the expected
     side of 0, contradicts if on the other side, else inconclusive."""
@@ -159,7 +167,7 @@ def correlation(claim: str, r: Sequence[float], n: Sequence[int], expect: int = 
             f"{LEVEL:.0%} CI is {'above' if expect > 0 else 'below'} 0, contradicts if "
             f"{'below' if expect > 0 else 'above'} 0")
     if not np.isfinite(rho):
-        return Verdict(claim, "no data", "inconclusive", rule, notebook, n=0)
+        return Verdict(claim, "no data", "inconclusive", rule, notebook, n=0, plain=plain, effect="no data")
     side = lo * expect > 0 and hi * expect > 0
     other = lo * expect < 0 and hi * expect < 0
     verdict = "supports" if side else "contradicts" if other else "inconclusive"
@@ -167,7 +175,19 @@ def correlation(claim: str, r: Sequence[float], n: Sequence[int], expect: int = 
     npts = np.asarray(n)
     size = f"{int(npts.min())}" if npts.min() == npts.max() else f"{int(npts.min())}-{int(npts.max())}"
     measured = f"rho = {rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (per image {per}; {size} {what} each)"
-    return Verdict(claim, measured, verdict, rule, notebook, rho, lo, hi, k)
+    effect = (f"they go together with a rank correlation of {rho:+.2f}, plausibly between {lo:+.2f} and {hi:+.2f} "
+              "(+1: always rise together, 0: unrelated, -1: one falls as the other rises)")
+    return Verdict(claim, measured, verdict, rule, notebook, rho, lo, hi, k, plain, effect)
+
+
+def _in_words(mean: float, low: float, high: float, unit: str, digits: int) -> str:
+    """An estimate and its interval for a student: "+0.12 dB on average (plausibly -0.05 to +0.30)"."""
+    u = PLAIN_UNITS.get(unit, unit)
+    if not np.isfinite(mean):
+        return "no data"
+    if not np.isfinite(low):
+        return f"{mean:+.{digits}f}{u} from a single photo, too few to judge the spread"
+    return f"{mean:+.{digits}f}{u} on average (plausibly {low:+.{digits}f} to {high:+.{digits}f})"
 
 
 def _paired(differences: Sequence[float], unit: str, what: str, digits: int) -> tuple[np.ndarray, float, float, float, str, str]:
@@ -181,7 +201,7 @@ def _paired(differences: Sequence[float], unit: str, what: str, digits: int) -> 
 
 
 def better(claim: str, differences: Sequence[float], margin: float, unit: str = "", notebook: str = "",
-           what: str = "images", digits: int = 3) -> Verdict:
+           what: str = "images", digits: int = 3, plain: str = "") -> Verdict:
     """"A is better than B" from paired differences A - B (one per image, larger = A better):
     supports if the t interval lies above 0; contradicts if it lies below ``margin`` (a gain as
     large as the smallest one worth claiming is ruled out); else inconclusive."""
@@ -191,11 +211,13 @@ def better(claim: str, differences: Sequence[float], margin: float, unit: str = 
         rule += "; needs >= 2 " + what
     verdict = ("inconclusive" if len(d) < 2 else "supports" if lo > 0
                else "contradicts" if hi < margin else "inconclusive")
-    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d))
+    effect = (_in_words(mean, lo, hi, unit, digits)
+              + f" (above 0: better); a gain below {margin:g}{PLAIN_UNITS.get(unit, unit)} is too small to matter")
+    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d), plain, effect)
 
 
 def no_worse(claim: str, differences: Sequence[float], margin: float, unit: str = "", notebook: str = "",
-             what: str = "images", digits: int = 3) -> Verdict:
+             what: str = "images", digits: int = 3, plain: str = "") -> Verdict:
     """"A is as good as B" (non-inferiority) from paired differences A - B: supports if the t
     interval lies above ``-margin``, contradicts if below ``-margin``, else inconclusive."""
     d, mean, lo, hi, measured, rule = _paired(differences, unit, what, digits)
@@ -204,7 +226,9 @@ def no_worse(claim: str, differences: Sequence[float], margin: float, unit: str 
         rule += "; needs >= 2 " + what
     verdict = ("inconclusive" if len(d) < 2 else "supports" if lo > -margin
                else "contradicts" if hi < -margin else "inconclusive")
-    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d))
+    effect = (_in_words(mean, lo, hi, unit, digits)
+              + f" (above 0: better); a loss of more than {margin:g}{PLAIN_UNITS.get(unit, unit)} would matter")
+    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d), plain, effect)
 
 
 def wilson_interval(successes: int, trials: int, level: float = LEVEL) -> tuple[float, float]:
@@ -218,7 +242,7 @@ def wilson_interval(successes: int, trials: int, level: float = LEVEL) -> tuple[
     return centre - half, centre + half
 
 
-def above_chance(claim: str, successes: int, trials: int, chance: float, notebook: str = "") -> Verdict:
+def above_chance(claim: str, successes: int, trials: int, chance: float, notebook: str = "", plain: str = "") -> Verdict:
     """A hit rate better than ``chance``: supports if the Wilson interval lies above chance,
     contradicts if below, else inconclusive."""
     lo, hi = wilson_interval(successes, trials)
@@ -226,12 +250,13 @@ def above_chance(claim: str, successes: int, trials: int, chance: float, noteboo
     verdict = ("inconclusive" if trials <= 0 else "supports" if lo > chance
                else "contradicts" if hi < chance else "inconclusive")
     p = successes / trials if trials else float("nan")
+    effect = f"{successes} of {trials} right, where guessing would get about {chance:.0%}"
     return Verdict(claim, f"{successes}/{trials} = {p:.2f} [{lo:.2f}, {hi:.2f}], chance {chance:.2f}", verdict,
-                   rule, notebook, p, lo, hi, trials)
+                   rule, notebook, p, lo, hi, trials, plain, effect)
 
 
 def matches(claim: str, differences: Sequence[float], margin: float, unit: str = "", notebook: str = "",
-            what: str = "images", digits: int = 2, population: int | None = None) -> Verdict:
+            what: str = "images", digits: int = 2, population: int | None = None, plain: str = "") -> Verdict:
     """A published number reproduced, from differences measured - published (one per image):
     supports if the t interval lies within ``+-margin`` (equivalence), contradicts if it lies
     entirely outside, else inconclusive (including a single image). When the published number
@@ -257,21 +282,62 @@ def matches(claim: str, differences: Sequence[float], margin: float, unit: str =
         verdict = "inconclusive"
     measured = (f"{_fmt(mean, unit, digits)} [{_fmt(lo, '', digits)}, {_fmt(hi, '', digits)}] ({len(d)} {what})"
                 if len(d) >= 2 else (f"{_fmt(mean, unit, digits)} ({len(d)} {what})" if len(d) else "no data"))
-    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d))
+    effect = (f"measured minus published: {_in_words(mean, lo, hi, unit, digits)}; "
+              f"within ±{margin:g}{PLAIN_UNITS.get(unit, unit)} counts as reproduced")
+    return Verdict(claim, measured, verdict, rule, notebook, mean, lo, hi, len(d), plain, effect)
 
 
-def at_most(claim: str, value: float, bound: float, unit: str = "", notebook: str = "") -> Verdict:
+def at_most(claim: str, value: float, bound: float, unit: str = "", notebook: str = "", plain: str = "") -> Verdict:
     """A single measured value against a published bound: supports if ``value <= bound``,
     contradicts if above, inconclusive when nothing was measured (NaN)."""
     rule = f"one measurement against the published bound {bound:g}{unit}; run-to-run spread not modelled"
     verdict = "inconclusive" if not np.isfinite(value) else "supports" if value <= bound else "contradicts"
+    effect = f"{value:.3g}{unit} against a bound of {bound:g}{unit}" if np.isfinite(value) else "not measured"
     return Verdict(claim, f"{value:.3g}{unit} (bound {bound:g}{unit})" if np.isfinite(value) else "not measured",
-                   verdict, rule, notebook, float(value), n=int(np.isfinite(value)))
+                   verdict, rule, notebook, float(value), n=int(np.isfinite(value)), plain=plain, effect=effect)
 
 
-def not_checked(claim: str, why: str, notebook: str = "") -> Verdict:
+NOT_MEASURED = "not measured in this run"
+
+
+def not_checked(claim: str, why: str, notebook: str = "", plain: str = "") -> Verdict:
     """A claim this run could not check (e.g. the official tier on the tiny model)."""
-    return Verdict(claim, why, "inconclusive", "not measured in this run", notebook)
+    return Verdict(claim, why, "inconclusive", NOT_MEASURED, notebook, plain=plain, effect=why)
+
+
+# ----------------------------------------------------------------------------- plain takeaways
+def takeaway(verdict: Verdict) -> str:
+    """One sentence a student understands, computed from the verdict: its plain question
+    (:attr:`Verdict.plain`, else the claim), then "Yes — ...", "No — ...", "Can't tell from these
+    N photos — ..." or "Not checked in this run — ...", followed by the estimate in plain units."""
+    v = verdict
+    question = v.plain or f"Does this run support the claim: {v.claim}?"
+    if v.rule == NOT_MEASURED:
+        answer = f"Not checked in this run — {v.measured}."
+    elif v.verdict == "supports":
+        answer = f"Yes — {v.effect or v.measured}."
+    elif v.verdict == "contradicts":
+        answer = f"No — {v.effect or v.measured}."
+    else:
+        photos = f"these {v.n} photos" if v.n > 1 else f"{v.n} photo" if v.n == 1 else "no photos"
+        answer = f"Can't tell from {photos} — {v.effect or v.measured}."
+    return f"{question} {answer}"
+
+
+class Takeaways(str):
+    """The takeaways of a notebook as text (one line each); Jupyter shows them as a bulleted list."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        return "\n".join(f"- {line}" for line in self.splitlines())
+
+
+def takeaways(verdicts: Sequence[Verdict]) -> Takeaways:
+    """:func:`takeaway` of each verdict, one per line: what a notebook shows its student before the
+    verdict table (which, with its rules and intervals, is for reviewers)."""
+    return Takeaways("\n".join(takeaway(v) for v in verdicts))
 
 
 # ----------------------------------------------------------------------- equal-rate comparison
@@ -309,18 +375,24 @@ def variance_claims(sigma: pd.DataFrame, ablation: pd.DataFrame, notebook: str =
     ``r_error``, ``r_texture``, ``positions``; ``ring_*`` where present) and
     ``evidence.timestep_ablation_images`` (per image ``psnr_pixelwise``, ``psnr_global``, ``ms_ssim_*``)."""
     v = [correlation("σ is larger where the decoded latent is further from the truth "
-                     "(variance encodes local denoising demand)", sigma["r_error"], sigma["positions"], notebook=notebook),
-         correlation("σ is larger in textured regions", sigma["r_texture"], sigma["positions"], notebook=notebook)]
+                     "(variance encodes local denoising demand)", sigma["r_error"], sigma["positions"], notebook=notebook,
+                     plain="Is the model's uncertainty σ larger where its first guess of the latent is further off?"),
+         correlation("σ is larger in textured regions", sigma["r_texture"], sigma["positions"], notebook=notebook,
+                     plain="Is σ larger in the textured parts of the photo?")]
     if {"ring_sigma", "ring_error", "ring_texture"} <= set(sigma.columns):
         # a ring in σ that neither the demand nor the texture has is an artefact of the borders
         explained = np.maximum(sigma["ring_error"], sigma["ring_texture"])
         v.append(no_worse("σ's border excess is no larger than the demand's or the texture's (no border ring)",
-                          explained - sigma["ring_sigma"], MARGINS["ring"], UNITS["ring"], notebook, digits=2))
+                          explained - sigma["ring_sigma"], MARGINS["ring"], UNITS["ring"], notebook, digits=2,
+                          plain="Is σ free of a bright frame along the image borders (one that the error and the "
+                                "texture do not have)?"))
     for m in ("psnr", "ms_ssim"):
         if f"{m}_pixelwise" in ablation:
             v.append(better(f"the pixel-wise timestep map reconstructs better than one global timestep ({m}, same bytes)",
                             ablation[f"{m}_pixelwise"] - ablation[f"{m}_global"], MARGINS[m], UNITS.get(m, ""),
-                            notebook, digits=3 if m == "psnr" else 4))
+                            notebook, digits=3 if m == "psnr" else 4,
+                            plain=f"Does a step size per pixel (set by σ) reconstruct better than one step size for "
+                                  f"the whole image, from the same bytes ({PLAIN_METRICS[m]})?"))
     return v
 
 
@@ -345,13 +417,18 @@ def steps_claims(table: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim
         unit, digits = UNITS.get(m, ""), (3 if m == "psnr" else 4)
         if len(more):
             out.append(no_worse(f"one adapted step is as good as more steps of the adapted flow ({m}, best K > 1)",
-                                (one - more).dropna(), MARGINS[m], unit, notebook, digits=digits))
+                                (one - more).dropna(), MARGINS[m], unit, notebook, digits=digits,
+                                plain=f"Is one step of the adapted model as good as its best result with more steps "
+                                      f"({PLAIN_METRICS[m]})?"))
+        base_plain = (f"Does one step of the adapted model beat the original, un-adapted DiT at its best number of "
+                      f"steps ({PLAIN_METRICS[m]})?")
         if len(base):
             out.append(better(f"one adapted step beats the un-adapted base DiT at its best K ({m}, same decoder)",
-                              (one - base).dropna(), MARGINS[m], unit, notebook, digits=digits))
+                              (one - base).dropna(), MARGINS[m], unit, notebook, digits=digits, plain=base_plain))
         else:
             out.append(not_checked(f"one adapted step beats the un-adapted base DiT at its best K ({m}, same decoder)",
-                                   "no base DiT in this model (a merged checkpoint: LoRA folded into the DiT)", notebook))
+                                   "no base DiT in this model (a merged checkpoint: LoRA folded into the DiT)", notebook,
+                                   plain=base_plain))
     return out
 
 
