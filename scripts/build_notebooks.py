@@ -41,9 +41,18 @@ COLAB_LINK = "@@colab-link@@"  # replaced at build time by the badge (or the upl
 REPO_MARK = "@@repo-url@@"     # replaced at build time by the repository URL ("" when none)
 BADGE = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
          "(https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{name}.ipynb)")
-NO_BADGE = ("*Colab:* File > Upload notebook, then run the first cell (these notebooks were built "
-            "without a GitHub address, so there is no Open-in-Colab badge: "
-            "`python scripts/build_notebooks.py --repo-url URL` adds it).")
+NO_BADGE = """*Colab* (these notebooks were built without a repository address, so there is no
+Open-in-Colab badge):
+1. on your machine, in the kit's folder, run `pip wheel --no-deps .`: it writes
+   `ditic_lite-<version>-py3-none-any.whl` (about 34 MB; the tiny checkpoints and sample photos are in it);
+2. in Colab, File > Upload notebook, and choose this notebook;
+3. in the Files panel (the folder icon on the left), upload the wheel into `/content`;
+4. run the first cell (it installs the kit from the wheel, keeps Colab's torch and numpy, needs no
+   restart), then the others.
+
+Instead of the wheel, type the kit's Git address (https) into `REPO_URL` in the first cell: it
+clones the kit from there. `python scripts/build_notebooks.py --repo-url URL` builds the notebooks
+with badges."""
 
 COLAB_CELL = '''#@title Colab setup: installs the kit; Colab's torch, torchvision and numpy stay (no restart) { display-mode: "form" }
 REPO_URL = "@@repo-url@@"  #@param {type:"string"}
@@ -60,8 +69,10 @@ if "google.colab" in sys.modules:  # elsewhere this cell does nothing
         if source == kit and not os.path.isdir(kit) and REPO_URL:
             subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, kit])
         if not os.path.exists(source):
-            raise RuntimeError("No copy of the kit here: set REPO_URL in this cell to the kit's Git repository, "
-                               "or upload a wheel or zip of ditic-lite (Files panel) and run this cell again.")
+            raise RuntimeError("No copy of the kit here: upload a wheel or zip of ditic-lite into /content (Files panel; "
+                               "`pip wheel --no-deps .` in the kit's folder on your machine writes ditic_lite-*.whl, "
+                               "checkpoints included), or set REPO_URL in this cell to the kit's Git address (https), "
+                               "then run this cell again.")
         keep = []  # Colab's torch, torchvision and numpy, pinned so pip never replaces them
         for dist in ("torch", "torchvision", "numpy"):
             try:
@@ -165,6 +176,71 @@ def code(text: str) -> tuple[str, str]:
 
 def header(name: str, title: str, intro: str) -> list[tuple[str, str]]:
     return [md(f"# {title}\n\n{COLAB_LINK}\n\n{intro.strip()}"), code(COLAB_CELL), code(SETUP_CELL)]
+
+
+# ------------------------------------------------------------------ the teaching cells every notebook shares
+CPU_TIME = "@@cpu-time@@"  # replaced at build time by the notebook's measured CPU time (README_ROWS)
+
+
+def learning_goals(goals: list[str], prerequisites: str) -> tuple[str, str]:
+    """The "What you will learn" cell (3-5 goals, prerequisites, the measured time on a laptop CPU)."""
+    if not 3 <= len(goals) <= 5:
+        raise ValueError(f"3 to 5 learning goals, got {len(goals)}")
+    return md("## What you will learn\n\n" + "\n".join(f"- {g}" for g in goals)
+              + f"\n\n**Prerequisites:** {prerequisites}\n\n**Time:** the cells run in about {CPU_TIME} on a "
+              "laptop CPU (tiny tier, measured on 2 cores), plus about 5 minutes per exercise.")
+
+
+PHOTO_NOTE = """
+**Your own photo.** `image=` in the parameters cell takes a sample name (`"kite"`, `"ladybird"`,
+`"balloons"`), the path of a photo file (`"~/Pictures/cat.jpg"`, absolute or relative to this
+folder; JPEG, PNG, WebP, ...) or, online, an `https://` address. On Colab, tick `upload` in the
+cell after the parameters and choose a file. `DITIC_IMAGE=/path/to/photo.jpg` set before starting
+Jupyter does the same. Results go to the `results/` folder, never beside your photo.
+"""
+
+UPLOAD_CELL = """
+upload = False  #@param {type:"boolean"}
+if upload and dl.notebook.in_colab():  # Colab: tick the box, run this cell, choose a photo; elsewhere nothing
+    P.image = str(dl.notebook.upload_photo())"""
+
+
+def photo_cells() -> list[tuple[str, str]]:
+    """The Colab upload cell (after the parameters cell; it does nothing elsewhere)."""
+    return [code(UPLOAD_CELL)]
+
+
+def details(summary: str, text: str) -> str:
+    """A collapsed block (HTML ``<details>``; Jupyter and Colab render the markdown inside)."""
+    return f"<details><summary>{summary}</summary>\n\n{text.strip()}\n\n</details>"
+
+
+def exercise(number: int, title: str, task: str, cell: str, hint: str, solution: str) -> list[tuple[str, str]]:
+    """One exercise: the task (change, predict, run, observe), a code cell that runs as is (the
+    tests run it with its default values; a ``dl.exercises`` check where the answer is definite),
+    then the hint and the solution, collapsed."""
+    return [md(f"### Exercise {number}: {title}\n\n{task.strip()}"), code(cell),
+            md(details("Hint", hint) + "\n\n" + details("Solution", solution))]
+
+
+def your_turn(*exercises: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The "Your turn" section: an introduction, then the exercises (at least three)."""
+    if len(exercises) < 3:
+        raise ValueError(f"at least three exercises, got {len(exercises)}")
+    intro = md("""
+## Your turn
+
+Each exercise asks you to change one thing, **predict** what will happen (write it into the
+cell), run the cell and compare. Where the answer is definite, the last line checks your
+prediction against the numbers the cell just measured on your photo: another photo may honestly
+give another answer. The hint and the solution are folded under each exercise.
+""")
+    return [intro] + [c for ex in exercises for c in ex]
+
+
+def for_reviewers(text: str) -> tuple[str, str]:
+    """The heading of the "For reviewers" section: the rules, intervals and per-image tables."""
+    return md("## For reviewers\n\n" + text.strip())
 
 
 TIER_NOTE = """
@@ -931,7 +1007,8 @@ README_ROWS = {
 def build(name: str, cells: list[tuple[str, str]], repo: Repo = Repo()) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     for i, (kind, text) in enumerate(cells):
-        text = text.replace(COLAB_LINK, colab_link(name, repo)).replace(REPO_MARK, repo.url)
+        text = (text.replace(COLAB_LINK, colab_link(name, repo)).replace(REPO_MARK, repo.url)
+                .replace(CPU_TIME, README_ROWS[name][2]))
         cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
         cell["id"] = f"{name[:2]}-{i:02d}"
         nb.cells.append(cell)
@@ -959,8 +1036,9 @@ def readme_table(repo: Repo) -> str:
         lines.append(f"| [`{name}`](notebooks/{name}.ipynb): {what} |{colab} {cpu} | {t4} | ![](figures/{figure}) |")
     if not slug:
         lines += ["", "These notebooks were built without a GitHub address, so they have no Colab badges: in "
-                  "Colab, File > Upload notebook, then run its first cell (`python scripts/build_notebooks.py "
-                  "--repo-url URL` adds the badges)."]
+                  "Colab, upload the notebook and a wheel of the kit (`pip wheel --no-deps .`), then run its first "
+                  "cell; each notebook's header and [docs/workshop.md](docs/workshop.md#on-colab) give the steps "
+                  "(`python scripts/build_notebooks.py --repo-url URL` adds the badges)."]
     return "\n".join(lines + [README_END])
 
 
