@@ -28,7 +28,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     from .zoo import load
 
     container.quant_step_index(args.quant_step)  # a bad step is refused before any loading
-    image = load_image(args.input)
+    image = load_image(args.input, max_side=_max_side(args))
     codec = load(args.model, rate=args.rate)
     tic = time.perf_counter()
     data = codec.compress(image, quant_step=args.quant_step)
@@ -39,6 +39,20 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     print(f"{args.output}: {len(data)} bytes, {bpp:.4f} bpp ({image.width}x{image.height}, "
           f"model {args.model} rate {args.rate}, quant step {step:.3g}, {seconds:.2f} s)")
     return 0
+
+
+def _max_side(args: argparse.Namespace) -> int | None:
+    """``--max-side``: 0 = full size."""
+    if args.max_side < 0:
+        raise ValueError(f"--max-side must be 0 (full size) or a number of pixels, got {args.max_side}")
+    return args.max_side or None
+
+
+def _add_max_side(p: argparse.ArgumentParser) -> None:
+    from .sizes import MAX_SIDE
+
+    p.add_argument("--max-side", type=int, default=MAX_SIDE, metavar="PX",
+                   help="downscale a larger photo so its longer side is PX (default %(default)s; 0: full size)")
 
 
 def _read_bytes(path: str) -> bytes:
@@ -156,6 +170,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=0, help="rate point index (see `ditic-lite info`)")
     p.add_argument("--quant-step", type=float, default=1.0,
                    help="quantisation step of y, 1/16..16 (default 1 = as trained; 2 about a third fewer bytes)")
+    _add_max_side(p)
     p.set_defaults(func=_cmd_compress)
 
     p = sub.add_parser("decompress", help="decode a .ditic file into an image")

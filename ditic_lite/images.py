@@ -17,51 +17,82 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .sizes import MAX_PIXELS  # noqa: F401  (the largest image; defined torch-free for the container)
+from .sizes import MAX_PIXELS, MAX_SIDE  # noqa: F401  (defined torch-free for the container and the CLI)
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 
 # what Pillow may raise on damaged or hostile files (beyond the FileNotFoundError passed on)
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
                Image.DecompressionBombError)
+ALPHA_NOTE = "transparent pixels composited on white (the codec codes RGB only)"
 
 
 class ImageError(ValueError):
     """The input is not an image the kit can code (wrong type, shape, size or file)."""
 
 
-def load_image(path: str | Path) -> Image.Image:
-    """Open an image file as 8-bit RGB, applying its EXIF orientation.
-
-    Grayscale and palette images are converted to RGB; an alpha channel is dropped with a warning;
-    16-bit images are scaled to 8 bits. The size is checked against :data:`MAX_PIXELS` from the
-    file header, before the pixels are decoded.
+def load_image(path: str | Path, max_side: int | None = MAX_SIDE) -> Image.Image:
+    """Open any common photo file as 8-bit RGB, upright: JPEG, PNG, WebP, TIFF, BMP, GIF, in
+    grayscale, 16-bit, palette, CMYK or with transparency (composited on white, with a warning);
+    the EXIF orientation is applied. A photo whose longer side exceeds ``max_side`` is downscaled
+    to it (:data:`MAX_SIDE`, one printed note; ``None``: full size, checked against
+    :data:`MAX_PIXELS` from the header before decoding). A file that is not an image, or is
+    truncated, raises :class:`ImageError` with a one-line message. Explained in ``01_quickstart``.
     """
     try:
         with Image.open(path) as im:
-            check_size(im.height, im.width)
+            if max_side is None:
+                check_size(im.height, im.width)
+            rotated = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF: displayed turned 90 degrees
+            original = (im.height, im.width) if rotated else im.size
+            if max_side is not None and max(im.size) > max_side and im.format == "JPEG":
+                im.draft("RGB", _fit(im.size, max_side))  # decode a JPEG at 1/2, 1/4 or 1/8: less memory
             im.load()
-            return to_rgb(ImageOps.exif_transpose(im))
+            rgb = to_rgb(ImageOps.exif_transpose(im))
     except (FileNotFoundError, ImageError):
         raise
     except _PIL_ERRORS as err:  # PIL's "cannot identify image file", truncated data, ...
-        raise ImageError(f"{path}: not a readable image ({err})") from None
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ImageError(f"{path}: not a readable image ({message})") from None
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb = rgb.resize(_fit(rgb.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if rgb.size != original:
+        print(f"note: {Path(path).name} is {original[0]}x{original[1]} px; downscaled to {rgb.width}x{rgb.height} "
+              f"(longer side at most {max_side} px; load_image(path, max_side=None) or the command's --max-side 0 "
+              "keeps the full size)")
+    return rgb
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled so that its longer side is ``max_side`` (aspect ratio kept, at least 1 px)."""
+    scale = max_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB (alpha dropped with a warning, 16-bit scaled down).
+    """Convert any PIL mode to 8-bit RGB: transparency composited on white (with a warning),
+    16-bit scaled down, CMYK and YCbCr converted.
 
     16-bit modes (``I;16*``) are scaled by 255/65535 whatever their range; 32-bit integer
-    images (``I``) are read as 16-bit when a value exceeds 255 and as 8-bit otherwise.
+    images (``I``) are read as 16-bit when a value exceeds 255 and as 8-bit otherwise; 32-bit
+    float images (``F``) as 0..1 when their values are at most 1, else as 0..255.
     """
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
-        warnings.warn("dropping the alpha channel (the codec codes RGB only)", stacklevel=3)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("PA", "La", "RGBa"):
+        im = im.convert("RGBA" if im.mode != "La" else "LA")
+    if im.mode in ("RGBA", "LA"):
+        warnings.warn(ALPHA_NOTE, stacklevel=3)
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(im, dtype=np.float64)
-        scale = 255.0 if im.mode == "I" and a.max() <= 255 else 65535.0
-        im = Image.fromarray(np.clip(a / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if im.mode == "La":  # Pillow has no La -> RGB conversion
-        im = im.convert("LA")
+        if im.mode == "F":
+            scale = 1.0 if a.size and np.nanmax(a) <= 1.0 else 255.0
+        else:
+            scale = 255.0 if im.mode == "I" and a.max() <= 255 else 65535.0
+        im = Image.fromarray(np.clip(np.nan_to_num(a) / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
     try:
         return im.convert("RGB")
     except ValueError as err:
@@ -82,8 +113,8 @@ def to_tensor(img: ImageLike) -> torch.Tensor:
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
         if img.shape[2] == 4:
-            warnings.warn("dropping the alpha channel (the codec codes RGB only)", stacklevel=2)
-            img = img[..., :3]
+            warnings.warn(ALPHA_NOTE, stacklevel=2)
+            img = _on_white(img)
         if img.dtype == np.uint8:
             x = torch.from_numpy(np.array(img, copy=True)).float().div_(255.0)
         elif img.dtype == np.uint16:
@@ -104,6 +135,14 @@ def to_tensor(img: ImageLike) -> torch.Tensor:
         raise ImageError("the image tensor holds NaN or infinite values")
     check_size(x.shape[-2], x.shape[-1])
     return x.clamp(0.0, 1.0)
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    """An HxWx4 array (alpha last, full scale = the dtype's maximum, 1 for floats) composited on white."""
+    top = float(np.iinfo(rgba.dtype).max) if np.issubdtype(rgba.dtype, np.integer) else 1.0
+    rgb, alpha = rgba[..., :3].astype(np.float64), rgba[..., 3:].astype(np.float64) / top
+    out = rgb * alpha + top * (1.0 - alpha)
+    return np.round(out).astype(rgba.dtype) if np.issubdtype(rgba.dtype, np.integer) else out.astype(rgba.dtype)
 
 
 def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:

@@ -1,8 +1,8 @@
 """Odd images (issue 7): each one either round-trips at its own size or is refused with a clear message.
 
-Grayscale, RGBA (alpha dropped with a warning), palette, 16-bit PNG, EXIF-rotated JPEG, 1x1, 17x9,
-very wide strips, 4000x3000 (under the limit: measured memory), above-limit sizes and files
-that are not images. The tiny model's weights are irrelevant here: only sizes, modes, warnings
+Grayscale, RGBA (composited on white, with a warning), palette, 16-bit PNG and TIFF, WebP, CMYK,
+EXIF-rotated JPEG, 1x1, 17x9, very wide strips, photos above ``MAX_SIDE`` (downscaled with a note),
+4000x3000 (under the limit: measured memory), above-limit sizes and files that are not images. The tiny model's weights are irrelevant here: only sizes, modes, warnings
 and errors are checked.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 from PIL import Image
 
 from ditic_lite.cli import main
-from ditic_lite.images import MAX_PIXELS, ImageError, load_image, to_tensor
+from ditic_lite.images import MAX_PIXELS, MAX_SIDE, ImageError, load_image, to_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-ALPHA_WARNING = "dropping the alpha channel"
+ALPHA_WARNING = "transparent pixels composited on white"
 PEAK_MEMORY_LIMIT_GB = 4.0
 
 
@@ -70,7 +70,7 @@ def test_grayscale(codec, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
-def test_alpha_is_dropped_with_a_warning(codec, tmp_path, mode):
+def test_alpha_is_composited_on_white_with_a_warning(codec, tmp_path, mode):
     rgb = gradient(40, 30)
     rgba = Image.fromarray(np.dstack([rgb, np.full((30, 40), 128, np.uint8)]), "RGBA")
     im = rgba if mode == "RGBA" else rgba.convert(mode)
@@ -79,15 +79,19 @@ def test_alpha_is_dropped_with_a_warning(codec, tmp_path, mode):
     with pytest.warns(UserWarning, match=ALPHA_WARNING):
         loaded = load_image(path)
     assert loaded.mode == "RGB" and loaded.size == (40, 30)
-    if mode == "RGBA":  # the colour channels are kept exactly, not composited on a background
-        assert np.array_equal(np.asarray(loaded), rgb)
+    if mode == "RGBA":  # half transparent: half way between the colour and white
+        expected = rgb * (128 / 255) + 255 * (127 / 255)
+        assert np.abs(np.asarray(loaded) - expected).max() <= 1
     with pytest.warns(UserWarning, match=ALPHA_WARNING):
         round_trip(codec, path, (40, 30))
 
 
-def test_rgba_array_warns(codec):
+def test_rgba_array_warns_and_is_composited_on_white(codec):
+    transparent = np.dstack([gradient(20, 10), np.zeros((10, 20), np.uint8)])
     with pytest.warns(UserWarning, match=ALPHA_WARNING):
-        round_trip(codec, np.dstack([gradient(20, 10), np.zeros((10, 20), np.uint8)]), (20, 10))
+        assert bool((to_tensor(transparent) == 1.0).all())  # fully transparent: white
+    with pytest.warns(UserWarning, match=ALPHA_WARNING):
+        round_trip(codec, transparent, (20, 10))
 
 
 def test_palette(codec, tmp_path):
@@ -99,11 +103,31 @@ def test_palette(codec, tmp_path):
     round_trip(codec, path, (33, 21))
 
 
-def test_palette_with_transparency_warns(tmp_path):
+def test_palette_with_transparency_is_composited_on_white(tmp_path):
     path = tmp_path / "palette_t.png"
-    Image.fromarray(gradient(8, 8)).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(path, transparency=0)
+    im = Image.fromarray(gradient(8, 8)).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    im.save(path, transparency=0)
     with pytest.warns(UserWarning, match=ALPHA_WARNING):
-        assert load_image(path).mode == "RGB"
+        loaded = np.asarray(load_image(path))
+    transparent = np.asarray(im) == 0
+    assert transparent.any() and bool((loaded[transparent] == 255).all())
+
+
+def test_16bit_big_endian_tiff(codec, tmp_path):
+    values = np.linspace(0, 65535, 20 * 12).reshape(12, 20).astype(np.uint16)
+    path = tmp_path / "big_endian.tif"
+    Image.frombytes("I;16B", (20, 12), values.astype(">u2").tobytes()).save(path)
+    assert Image.open(path).mode == "I;16B"
+    got = np.asarray(load_image(path))[..., 0].astype(int)
+    assert np.abs(got - np.round(values / 257.0)).max() <= 1
+    round_trip(codec, path, (20, 12))
+
+
+def test_webp(codec, tmp_path):
+    path = tmp_path / "photo.webp"
+    Image.fromarray(gradient(36, 20)).save(path, quality=90)
+    assert load_image(path).size == (36, 20)
+    round_trip(codec, path, (36, 20))
 
 
 def test_16bit_grayscale_png_is_scaled_by_its_bit_depth(codec, tmp_path):
@@ -178,10 +202,32 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
 
 
 def test_huge_png_refused_from_its_header(tmp_path):
-    """A PNG declaring 6000x5000 (30 MP) is refused from its header: its pixels are never decoded
-    (they could not be: the file holds 100 bytes of them)."""
+    """At full size (``max_side=None``) a PNG declaring 6000x5000 (30 MP) is refused from its header:
+    its pixels are never decoded (they could not be: the file holds 100 bytes of them)."""
     with pytest.raises(ImageError, match=r"6000x5000 = 30.0 MP, above the limit of 16.8 MP"):
-        load_image(_png_header_only(tmp_path / "huge.png", 6000, 5000))
+        load_image(_png_header_only(tmp_path / "huge.png", 6000, 5000), max_side=None)
+
+
+@pytest.mark.parametrize("kind, size, exif_rotated", [("jpg", (4032, 3024), False), ("png", (2500, 3001), False),
+                                                      ("jpg", (3000, 1000), True)])
+def test_large_photos_are_downscaled_with_a_note(tmp_path, capsys, kind, size, exif_rotated):
+    """A phone photo (JPEG: decoded at a reduced scale first), a large PNG and an EXIF-rotated
+    JPEG come out with their longer side at MAX_SIDE, the aspect ratio kept, and one printed note."""
+    width, height = size
+    small = gradient(width // 8, height // 8)
+    path = tmp_path / f"large.{kind}"
+    exif = Image.Exif()
+    exif[0x0112] = 6 if exif_rotated else 1
+    Image.fromarray(small).resize(size).save(path, exif=exif.tobytes())
+    shown = (height, width) if exif_rotated else (width, height)
+    loaded = load_image(path)
+    assert max(loaded.size) == MAX_SIDE
+    assert abs(loaded.width / loaded.height - shown[0] / shown[1]) < 0.01
+    note = capsys.readouterr().out.strip().splitlines()
+    assert len(note) == 1 and note[0].startswith(f"note: large.{kind} is {shown[0]}x{shown[1]} px; downscaled to "
+                                                 f"{loaded.width}x{loaded.height}")
+    assert load_image(path, max_side=None).size == shown and load_image(path, max_side=max(size)).size == shown
+    assert "note" not in capsys.readouterr().out
 
 
 def test_decompression_bomb_refused(tmp_path):
@@ -221,12 +267,21 @@ def test_4000x3000_round_trips_in_bounded_memory():
 
 
 # ------------------------------------------------------------------------------- not images
+def _jpeg_bytes() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(gradient(64, 64)).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
 def _not_images(tmp_path: Path) -> dict[str, Path]:
     good = tmp_path / "good.png"
     Image.fromarray(gradient(64, 64)).save(good)
     files = {"text": b"hello, I am not a picture\n", "empty": b"", "truncated png": good.read_bytes()[:len(good.read_bytes()) // 2],
              "png magic then junk": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
-             "jpeg magic then junk": b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(500)}
+             "jpeg magic then junk": b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(500),
+             "truncated jpeg": _jpeg_bytes()[:600]}
     paths = {}
     for name, data in files.items():
         paths[name] = tmp_path / (name.replace(" ", "_") + ".png")
@@ -265,3 +320,14 @@ def test_bad_in_memory_inputs(codec, bad, message):
     else:
         with pytest.raises(ImageError, match=message):
             codec.compress(bad)
+
+
+def test_cli_compress_downscales_to_max_side_with_a_note(tmp_path, capsys):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(gradient(200, 150)).save(path)
+    out = tmp_path / "small.ditic"
+    assert main(["compress", str(path), str(out), "--max-side", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: photo.jpg is 200x150 px; downscaled to 64x48" in printed and "(64x48, model tiny" in printed
+    assert main(["compress", str(path), str(out), "--max-side", "0"]) == 0
+    assert "note" not in (printed := capsys.readouterr().out) and "(200x150, model tiny" in printed
