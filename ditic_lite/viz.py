@@ -5,7 +5,7 @@ Charts of numbers (rate-distortion curves, histograms, scatter, line and bar cha
 ``plots.py``; the ones the notebooks call as ``dl.viz.<name>`` stay importable from here.
 Used by the ``demo`` command and the notebooks (each function names its notebook). Every
 function returns a matplotlib ``Figure``; :func:`save` writes it into ``figures/`` small enough
-for the README gallery.
+for the README gallery, in full colour (a photo is never reduced to a 256-colour palette).
 """
 from __future__ import annotations
 
@@ -58,8 +58,9 @@ def side_by_side(
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(figure_bytes(fig, path.suffix.lower().lstrip(".") or "png", dpi=110))
     return fig
 
 
@@ -77,30 +78,49 @@ def latent_heatmap(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "ma
 
 # ------------------------------------------------------------------------------------ saving
 GALLERY_MAX_BYTES = 200_000
+LOSSY_QUALITY = 92
+"""Quality of a figure saved as ``.jpg`` / ``.webp``: its own artefacts stay far below a codec's at 0.1 bpp."""
 
 
-def save(fig: plt.Figure, name: str, dpi: int = 90, max_bytes: int = GALLERY_MAX_BYTES) -> None:
-    """Save ``fig`` as ``figures/<name>`` (see :func:`ditic_lite.notebook.figures_dir`) and print
-    where it went. A PNG above ``max_bytes`` is stored with a 256-colour palette, then at lower
-    resolution, until it fits (README gallery figures stay small). Used by every notebook, first
-    in ``01_quickstart``."""
+def figure_bytes(fig: plt.Figure, fmt: str = "png", dpi: int = 90) -> bytes:
+    """``fig`` encoded in full colour as ``png`` (lossless, RGB), ``jpg`` or ``webp``
+    (:data:`LOSSY_QUALITY`); never a palette, which would repaint every photo in 256 colours."""
     import io
 
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    rgb = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    out = io.BytesIO()
+    if fmt == "png":
+        rgb.save(out, format="png", optimize=True)
+    elif fmt in ("jpg", "jpeg"):
+        rgb.save(out, format="jpeg", quality=LOSSY_QUALITY, subsampling=0)
+    elif fmt == "webp":
+        rgb.save(out, format="webp", quality=LOSSY_QUALITY, method=6)
+    else:
+        raise ValueError(f"figures are saved as .png, .jpg or .webp, got .{fmt}")
+    return out.getvalue()
+
+
+def save(fig: plt.Figure, name: str, dpi: int = 90, max_bytes: int = GALLERY_MAX_BYTES) -> Path:
+    """Save ``fig`` as ``figures/<name>`` (see :func:`ditic_lite.notebook.figures_dir`) in full
+    colour (:func:`figure_bytes`: ``.png`` lossless, ``.jpg`` / ``.webp`` high quality), at a lower
+    resolution where it is above ``max_bytes`` (README gallery figures stay small), and print where
+    it went; returns the path. Photos are never palette-quantised. Used by every notebook, first in
+    ``01_quickstart``."""
     from .notebook import figure_path
 
     path = figure_path(name)
-    for scale in (1.0, 0.8, 0.65, 0.5, 0.4, 0.3):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=max(20, int(dpi * scale)), bbox_inches="tight")
-        data = buf.getvalue()
-        if len(data) > max_bytes:  # photos and noise: a palette PNG is about 3x smaller
-            out = io.BytesIO()
-            Image.open(io.BytesIO(data)).convert("RGB").quantize(256).save(out, format="png", optimize=True)
-            data = out.getvalue()
+    fmt = path.suffix.lower().lstrip(".")
+    for scale in (1.0, 0.85, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
+        used = max(20, int(dpi * scale))
+        data = figure_bytes(fig, fmt, used)
         if len(data) <= max_bytes:
             break
     path.write_bytes(data)
-    print(f"figure saved: {path.parent.name}/{path.name} ({len(data) / 1000:.0f} kB)")
+    smaller = "" if used == dpi else f", at {used} dpi to stay under {max_bytes / 1000:.0f} kB"
+    print(f"figure saved: {path.parent.name}/{path.name} ({len(data) / 1000:.0f} kB{smaller})")
+    return path
 
 
 # ------------------------------------------------------------------------------------ 01 quickstart

@@ -240,3 +240,38 @@ def test_pipeline_diagram_one_box_per_stage():
     texts = [t.get_text() for t in ax.texts]
     assert ["input", "encoder", "decoder"] == [t for t in texts if t in ("input", "encoder", "decoder")]
     assert any("1x4x2x2  (1/32)" in t for t in texts)
+
+
+# ------------------------------------------------------------------------------ viz: saving
+def _rainbow(w: int = 768, h: int = 512) -> Image.Image:
+    """Every hue across, dark to light down: tens of thousands of colours, like the kite photo."""
+    hue = np.tile(np.linspace(0, 255, w, dtype=np.uint8), (h, 1))
+    value = np.repeat(np.linspace(80, 255, h, dtype=np.uint8)[:, None], w, axis=1)
+    return Image.fromarray(np.dstack([hue, np.full((h, w), 220, np.uint8), value]), "HSV").convert("RGB")
+
+
+@pytest.mark.parametrize("name", ["photos.png", "photos.jpg", "photos.webp"])
+def test_saved_photo_figures_keep_their_colours(monkeypatch, tmp_path, name):
+    """Issue 30: a palette PNG painted the rainbow kite blue and yellow. A saved photo figure is
+    full colour (never mode "P") with thousands of distinct colours, and still under the byte budget."""
+    monkeypatch.setenv("DITIC_FIGURES", str(tmp_path))
+    rainbow = _rainbow()
+    fig = viz.side_by_side([rainbow, rainbow.rotate(180)], ["a", "b"], crop=(300, 200, 128))
+    path = viz.save(fig, name)
+    saved = Image.open(path)
+    assert path == tmp_path / name and saved.mode == "RGB"
+    assert len(saved.getcolors(maxcolors=1 << 24)) > 1000
+    assert path.stat().st_size <= viz.GALLERY_MAX_BYTES
+
+
+def test_save_lowers_the_resolution_not_the_colours_to_fit(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DITIC_FIGURES", str(tmp_path))
+    fig = viz.side_by_side([_rainbow()] * 3, ["a", "b", "c"])
+    big = Image.open(viz.save(fig, "full.png", max_bytes=10**8))
+    budget = (tmp_path / "full.png").stat().st_size // 2
+    small = Image.open(viz.save(fig, "small.png", max_bytes=budget))
+    assert (tmp_path / "small.png").stat().st_size <= budget and small.width < big.width
+    assert small.mode == "RGB" and len(small.getcolors(maxcolors=1 << 24)) > 1000
+    assert f"dpi to stay under {budget / 1000:.0f} kB" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="saved as .png, .jpg or .webp"):
+        viz.save(fig, "figure.gif")
