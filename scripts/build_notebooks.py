@@ -987,20 +987,21 @@ NOTEBOOKS = {
 README = ROOT / "README.md"
 README_START, README_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 README_ROWS = {
-    "01_quickstart": ("compress a photo into a real file, the pipeline with tensor shapes", "01_quickstart.png",
-                      "30 s", "< 1 min"),
-    "02_variance_and_pseudo_timesteps": ("sigma and pseudo-timestep maps, the global-timestep ablation",
-                                         "02_variance.png", "1 min", "< 1 min; official 3 min"),
-    "03_one_step_vs_multi_step": ("K = 1..20 Euler steps vs the un-adapted base DiT (tiny tier)", "03_steps.png",
-                                  "1.5 min", "< 1 min; official 4 min"),
-    "04_bitrate_slider": ("a slider over the rate points and the quantisation step (tested without a browser)",
-                          "04_bitrate.png", "1.5 min", "< 1 min; official 8 min (four checkpoints)"),
-    "05_rate_perception_curves": ("our curves and BD-rates; the paper's Kodak curve as cited reference",
-                                  "05_rd_curves.png", "3 min", "2 min; official 12 min (four checkpoints, Kodak)"),
-    "06_alignment_mechanisms": ("self-distillation cosine and latent-condition retrieval", "06_alignment.png",
-                                "40 s", "< 1 min; official 3 min"),
-    "07_official_dit_ic": ("the official release: Kodak points, decode time at large sizes", "07_official.png",
-                           "1 min", "< 1 min; official 10 min"),
+    "01_quickstart": ("squeeze a photo into a file of a few hundred bytes and back; every stage with its shape",
+                      "01_quickstart.png", "30 s", "< 1 min"),
+    "02_variance_and_pseudo_timesteps": ("where the coder is unsure (sigma), and how that sets the DiT's step at "
+                                         "each position", "02_variance.png", "1 min", "< 1 min; official 3 min"),
+    "03_one_step_vs_multi_step": ("is one step enough? 1 to 20 steps, and the DiT before its adaptation (tiny tier)",
+                                  "03_steps.png", "1.5 min", "< 1 min; official 4 min"),
+    "04_bitrate_slider": ("fewer bytes, less detail: a slider over the rate", "04_bitrate.png", "1.5 min",
+                          "< 1 min; official 8 min (four checkpoints)"),
+    "05_rate_perception_curves": ("quality against bytes: DiT-IC, the same codec without its DiT, classical "
+                                  "codecs; the paper's published curve, cited", "05_rd_curves.png", "3 min",
+                                  "2 min; official 12 min (four checkpoints, Kodak)"),
+    "06_alignment_mechanisms": ("what the two alignments do: the one step pulled toward the encoder's latent, the "
+                                "code as the prompt", "06_alignment.png", "40 s", "< 1 min; official 3 min"),
+    "07_official_dit_ic": ("the released full-size model: its published points, decode time at large sizes",
+                           "07_official.png", "1 min", "< 1 min; official 10 min"),
 }
 
 
