@@ -370,16 +370,22 @@ def equal_rate_differences(results: pd.DataFrame, test: str, anchor: str, metric
 
 
 # ------------------------------------------------------------------------ notebook builders
-def variance_claims(sigma: pd.DataFrame, ablation: pd.DataFrame, notebook: str = "02") -> list[Verdict]:
+def variance_claims(sigma: pd.DataFrame | None = None, ablation: pd.DataFrame | None = None,
+                    notebook: str = "02") -> list[Verdict]:
     """Notebook ``02_variance_and_pseudo_timesteps``: from ``evidence.sigma_evidence`` (per image
     ``r_error``, ``r_texture``, ``positions``; ``ring_*`` where present) and
-    ``evidence.timestep_ablation_images`` (per image ``psnr_pixelwise``, ``psnr_global``, ``ms_ssim_*``)."""
-    v = [correlation("σ is larger where the decoded latent is further from the truth "
-                     "(variance encodes local denoising demand)", sigma["r_error"], sigma["positions"], notebook=notebook,
-                     plain="Is the model's uncertainty σ larger where its first guess of the latent is further off?"),
-         correlation("σ is larger in textured regions", sigma["r_texture"], sigma["positions"], notebook=notebook,
-                     plain="Is σ larger in the textured parts of the photo?")]
-    if {"ring_sigma", "ring_error", "ring_texture"} <= set(sigma.columns):
+    ``evidence.timestep_ablation_images`` (per image ``psnr_pixelwise``, ``psnr_global``, ``ms_ssim_*``).
+    Either table may be left out: then only the other's verdicts (the notebook shows each
+    section's takeaways after its measurement)."""
+    v = []
+    if sigma is not None:
+        v += [correlation("σ is larger where the decoded latent is further from the truth "
+                          "(variance encodes local denoising demand)", sigma["r_error"], sigma["positions"],
+                          notebook=notebook,
+                          plain="Is the model's uncertainty σ larger where its first guess of the latent is further off?"),
+              correlation("σ is larger in textured regions", sigma["r_texture"], sigma["positions"], notebook=notebook,
+                          plain="Is σ larger in the textured parts of the photo?")]
+    if sigma is not None and {"ring_sigma", "ring_error", "ring_texture"} <= set(sigma.columns):
         # a ring in σ that neither the demand nor the texture has is an artefact of the borders
         explained = np.maximum(sigma["ring_error"], sigma["ring_texture"])
         v.append(no_worse("σ's border excess is no larger than the demand's or the texture's (no border ring)",
@@ -387,7 +393,7 @@ def variance_claims(sigma: pd.DataFrame, ablation: pd.DataFrame, notebook: str =
                           plain="Is σ free of a bright frame along the image borders (one that the error and the "
                                 "texture do not have)?"))
     for m in ("psnr", "ms_ssim"):
-        if f"{m}_pixelwise" in ablation:
+        if ablation is not None and f"{m}_pixelwise" in ablation:
             v.append(better(f"the pixel-wise timestep map reconstructs better than one global timestep ({m}, same bytes)",
                             ablation[f"{m}_pixelwise"] - ablation[f"{m}_global"], MARGINS[m], UNITS.get(m, ""),
                             notebook, digits=3 if m == "psnr" else 4,

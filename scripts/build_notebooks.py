@@ -267,7 +267,7 @@ def tier_setup(cpu: str) -> str:
 
 
 # ============================================================================ 01 quickstart
-NB01 = header("01_quickstart", "01 · Quickstart: compress an image with DiT-IC", """
+NB01 = header("01_quickstart", "01 · Quickstart: compress a photo with DiT-IC", """
 DiT-IC (Shi et al., CVPR 2026) codes an image into a tiny entropy-coded representation and
 reconstructs it with **one** step of a pretrained diffusion transformer (DiT). This notebook
 compresses a photo into a real file, reads its size, decodes it, and draws the pipeline with the
@@ -276,16 +276,25 @@ tensor shapes read off the model.
 Everything runs on a laptop CPU with the kit's *tiny* model (same architecture family as the
 official one, about a hundred times less compute). The official model is in notebook 07.
 """) + [
+    learning_goals([
+        "compress a photo (a sample or your own) into a real `.ditic` file and read its size in bits per pixel;",
+        "decode the file with one step of a diffusion transformer and measure the quality (PSNR, MS-SSIM);",
+        "follow the pipeline from the photo to a code 64 times smaller per side and back, with the shapes "
+        "read off the model;",
+        "predict, then check, what the rate point, the quantisation step and the photo do to the file size.",
+    ], "Python basics; what a pixel is. No knowledge of diffusion models needed."),
+    md(PHOTO_NOTE),
     code("""
-P = dl.notebook.params(image="kite", rate=0)  # any sample photo; a rate point of the tiny model
+P = dl.notebook.params(image="kite", rate=0)  # image: a sample name, a file path or a URL; rate: a rate point
 P"""),
+    *photo_cells(),
     md("""
 ## Load a model
 
 `dl.load(name, rate)` is the single entry point: `"tiny"` (DiT-IC tiny), `"mse"` (the same latent
 codec with a plain decoder, no DiT), `"official"` (the released checkpoint, notebook 07). A model
-is one of several *rate points*: each was trained with a different weight $\\lambda$ on the rate
-in the loss $L = \\lambda R + D + \\dots$
+codes at one of several *rate points*: fewer or more bits per pixel (notebook 04 shows how the
+tiny model makes them).
 """),
     code("""
 codec = dl.load("tiny", rate=P.rate, device=device)
@@ -297,32 +306,42 @@ print(dl.teaching.describe_codec(codec))"""),
 image size) and two rANS-coded streams. The rate is measured on those real bytes,
 
 $$\\text{bpp} = \\frac{8 \\cdot \\text{bytes}}{H \\cdot W}.$$
+
+The file goes to the results folder, named after the photo (never beside your photo).
 """),
     code("""
-image = dl.load_image(dl.notebook.sample_path(P.image))
-data = codec.compress(image)
-path = dl.notebook.result_path(f"{P.image}.ditic")
-path.write_bytes(data)
+photo = dl.notebook.photo_path(P.image)
+label = dl.notebook.photo_label(P.image)
+image = dl.load_image(photo)
+print(f"photo: {label} ({photo}), {image.width}x{image.height} pixels")
 
+data = codec.compress(image)
+path = dl.notebook.result_path(f"{label}.ditic")
+path.write_bytes(data)
 n_bytes = path.stat().st_size
 bpp = dl.metrics.bits_per_pixel(n_bytes, image.height, image.width)
 print(f"{path.name}: {n_bytes} bytes on disk for a {image.width}x{image.height} image = {bpp:.4f} bpp "
-      f"(the PNG is {dl.notebook.sample_path(P.image).stat().st_size} bytes)")"""),
+      f"(the photo's own file is {photo.stat().st_size} bytes)")"""),
     md("""
 ## Decode the file
 
 Decoding reads the file back, entropy-decodes the latent, runs one DiT step and the decoder.
 `return_intermediates=True` also returns what happened inside (used throughout the notebooks).
+Look first, then read the numbers: the right panel magnifies the most textured square, where
+compression shows first.
 """),
     code("""
 recon, info = codec.decompress(path.read_bytes(), steps=1, return_intermediates=True)
 psnr, msssim = dl.metrics.psnr(image, recon), dl.metrics.ms_ssim(image, recon)
-print(f"PSNR {psnr:.2f} dB, MS-SSIM {msssim:.4f} at {info['bpp']:.4f} bpp")
-print("decode time per stage (s):", {k: round(v, 3) for k, v in info["timings"].items()})"""),
-    code("""
 box = dl.teaching.zoom_box(image, size=128)  # the most textured square: artefacts show there first
-fig = dl.viz.side_by_side([image, recon], ["original", f"DiT-IC tiny, {bpp:.3f} bpp, {psnr:.1f} dB"], crop=box)
+fig = dl.viz.side_by_side([image, recon], [f"original: {label}", f"DiT-IC tiny, {bpp:.3f} bpp, {psnr:.1f} dB"], crop=box)
 dl.viz.save(fig, "01_quickstart.png")"""),
+    code("""
+print(f"PSNR {psnr:.2f} dB, MS-SSIM {msssim:.4f} at {info['bpp']:.4f} bpp")
+print(f"In plain words: the file is {24 / bpp:.0f} times smaller than the raw 24-bit pixels, and the typical "
+      f"pixel of the reconstruction is off by about {100 * 10 ** (-psnr / 20):.1f} % of the full brightness range "
+      f"(the root mean square error that PSNR {psnr:.1f} dB stands for).")
+print("decode time per stage (s):", {k: round(v, 3) for k, v in info["timings"].items()})"""),
     md("""
 ## The pipeline, with shapes read off the model
 
@@ -338,90 +357,151 @@ that replace the DiT's text prompt). One step of the DiT refines the latent,
 $$\\hat y = \\tilde y - \\sigma_t(\\sigma) \\odot v_\\theta(\\tilde y, t, c) + \\text{res},
 \\qquad \\hat x = D(\\hat y),$$
 
-where $\\sigma_t(\\sigma)$ is a per-pixel noise level (notebook 02). Every row below was measured
-on this image with the loaded model.
+where $\\sigma_t(\\sigma)$ scales the step per pixel (notebook 02). The diagram and the table
+below were measured on this photo with the loaded model.
 """),
     code("""
 shapes = dl.teaching.pipeline_shapes(codec, image)
-shapes"""),
-    code("""
 fig = dl.viz.pipeline_diagram(shapes)
 dl.viz.save(fig, "01_pipeline.png")"""),
     code("""
 s = shapes.set_index("key")
 print(f"The DiT works on a {s.loc['y_tilde', 'shape']} latent ({s.loc['y_tilde', 'scale']} of the image side); "
       f"the code that is entropy coded is {s.loc['y', 'shape']} ({s.loc['y', 'scale']}) plus a "
-      f"{s.loc['z', 'shape']} hyper-latent ({s.loc['z', 'scale']}): {s.loc['bytes', 'values']} bytes in all.")"""),
-    md("""
-**Next:** notebook 02 looks inside the one step: where the noise level $\\sigma_t(\\sigma)$
-comes from and what it does.
-"""),
-]
+      f"{s.loc['z', 'shape']} hyper-latent ({s.loc['z', 'scale']}): {s.loc['bytes', 'values']} bytes in all.")
+shapes"""),
+] + your_turn(
+    exercise(1, "another rate point", """
+The tiny model ships several rate points (`codec.rates`). **Predict:** coded at the last rate point
+instead of rate point `P.rate`, will the file of your photo be larger, smaller or the same?
+Write `"up"`, `"down"` or `"same"` into `prediction`, then run the cell.
+""", """
+other_rate = codec.rates[-1]  # change me: any of codec.rates
+prediction = None             # your prediction for the file size: "up", "down" or "same"
+
+other = dl.load("tiny", rate=other_rate, device=device)
+other_data = other.compress(image)
+dl.exercises.check_direction(prediction, before=len(data), after=len(other_data),
+                             what=f"the file size (rate point {P.rate} -> {other_rate})", unit=" bytes")""",
+        "Notebook 04 explains the rate points: each weighs bits against quality differently in training. "
+        "Compare `dl.load('tiny', rate=r).card['lambda']` for two rate points: the larger the weight "
+        "on the rate, the fewer bits.",
+        "The rate points are ordered by the weight λ that training put on the bits, from the largest "
+        "(fewest bits) to the smallest, so a later rate point gives a larger file. The check above "
+        "measured it on your photo. Try `other_rate = P.rate`: the same file, to the byte (coding is "
+        "deterministic)."),
+    exercise(2, "a coarser quantisation step", """
+`codec.compress(image, quant_step=2.0)` rounds the code $y$ in steps of 2 instead of 1. **Predict:**
+what happens to the PSNR of the reconstruction? Then try `quant_step = 0.5`.
+""", """
+quant_step = 2.0   # change me: between 1/16 and 16
+prediction = None  # your prediction for the PSNR: "up", "down" or "same"
+
+coarse = codec.compress(image, quant_step=quant_step)
+coarse_recon = codec.decompress(coarse)
+print(f"quant_step {quant_step}: {len(coarse)} bytes instead of {len(data)}")
+dl.exercises.check_direction(prediction, before=psnr, after=dl.metrics.psnr(image, coarse_recon),
+                             what=f"PSNR (quant_step 1 -> {quant_step})", tolerance=0.05, unit=" dB")""",
+        "Coarser rounding throws away information, which saves bytes. Does the decoder get it back?",
+        "A coarser step saves bytes and, usually, loses PSNR: the decoder sees a rougher $y$. A finer "
+        "step (0.5) costs bytes, but the quality may barely rise: notebook 04 measures whether the "
+        "tiny model can use the extra precision. Changes within 0.05 dB count as the same."),
+    exercise(3, "a photo with more or less detail", """
+Fine detail (grass, text, fur) is expensive to code; smooth areas (sky) are cheap. **Predict:**
+will another photo cost more or fewer bits per pixel than yours? Pick `other_photo` (a sample
+name or the path of one of your photos), predict, run. The cell prints the mean texture (luma
+gradient) of both photos.
+""", """
+other_photo = "balloons"  # change me: "kite", "ladybird", "balloons" or a file path
+prediction = None         # your prediction for the bits per pixel of other_photo: "up", "down" or "same"
+
+second = dl.load_image(dl.notebook.photo_path(other_photo))
+second_bpp = dl.metrics.bits_per_pixel(len(codec.compress(second)), second.height, second.width)
+print(f"texture: {label} {dl.teaching.texture_map(image).mean():.4f}, "
+      f"{dl.notebook.photo_label(other_photo)} {dl.teaching.texture_map(second).mean():.4f}")
+dl.exercises.check_direction(prediction, before=bpp, after=second_bpp,
+                             what=f"bits per pixel ({label} -> {dl.notebook.photo_label(other_photo)})",
+                             tolerance=0.0005, unit=" bpp")""",
+        "Look at both photos: which has more edges and fine texture? The texture numbers printed by the "
+        "cell measure it.",
+        "The photo with more texture usually costs more bits per pixel, because its code has more to say. "
+        "The check compares your prediction with the bits measured on both photos; if the more textured "
+        "photo came out cheaper, look at the size of the difference: a rate point spends bits on "
+        "structure the texture number does not see (colour, large edges)."),
+)
 
 # ============================================================================ 02 variance
-NB02 = header("02_variance_and_pseudo_timesteps", "02 · Variance-guided flow: σ becomes a pixel-wise timestep", """
+NB02 = header("02_variance_and_pseudo_timesteps", "02 · Variance-guided flow: σ sets a step size per pixel", """
 A diffusion model denoises an image whose noise level is known (the timestep). In DiT-IC the
 decoded latent $\\tilde y$ is "noisy" too, but by how much differs from place to place. The
 entropy model already knows: for every latent value it predicts a Gaussian with mean $\\tilde y$
-and standard deviation $\\sigma$. DiT-IC turns $\\sigma$ into a **pixel-wise pseudo-timestep**
-(paper section 3.2, mechanism 1).
+and standard deviation $\\sigma$. DiT-IC runs the DiT once, at one fixed timestep, and lets
+$\\sigma$ set **how far that one step moves each latent pixel**: a pixel-wise step size (paper
+section 3.2, mechanism 1; the paper calls the map a pixel-wise *pseudo-timestep*).
 """ + TIER_NOTE) + [
+    learning_goals([
+        "read the entropy model's uncertainty σ as a map over your photo and see where it is high;",
+        "explain how DiT-IC turns σ into a step size per pixel while the DiT runs at one fixed timestep;",
+        "test whether σ is high where the latent needs the most correction, and in textured regions;",
+        "measure what the pixel-wise step buys over one step size for the whole image, from the same bytes.",
+    ], "notebook 01; the idea of a flow step $x \\leftarrow x - \\Delta \\cdot v$ helps (explained below)."),
+    md(PHOTO_NOTE),
     code("""
-P = dl.notebook.params(image="kite", rate=0, images=3, tier="auto", official_checkpoint="", fast=dict(images=2))""" + tier_setup("dict(images=1)") + """
+P = dl.notebook.params(image="kite", rate=0, images=3, tier="auto", official_checkpoint="", fast=dict(images=2))
+P"""),
+    *photo_cells(),
+    code(tier_setup("dict(images=1)") + """
 codec = run.load(P.rate)
+label = dl.notebook.photo_label(P.image)
 image = run.image(P.image)
-images = run.images(P.images, include=P.image)  # the verdicts use every one of them
+images = run.images(P.images, include=P.image)  # the takeaways use every one of them
 recon, info = codec.roundtrip(image)
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels; "
+      f"the takeaways use {len(images)} photos: {', '.join(images)}")
 print(dl.teaching.describe_codec(codec))"""),
     md("""
-## From predicted std to a noise level
+## From predicted std to a step size per pixel
 
-The codec predicts a log-variance $\\ell$; $\\sigma = \\exp(\\tfrac12 \\ell)$. The noise level of
-each latent value is
+The codec predicts a log-variance $\\ell$; $\\sigma = \\exp(\\tfrac12 \\ell)$. Each latent value
+gets a noise level
 
 $$\\sigma_{\\text{map}} = \\sigma_t \\cdot \\min(a + b\\,|\\sigma|,\\ 1), \\qquad t_{\\text{map}} = 1000\\,\\sigma_{\\text{map}},$$
 
-with $\\sigma_t$ the flow's noise level at the DiT timestep $t$, and the one step is
+with $\\sigma_t$ the flow's noise level at the DiT's timestep $t$, and the one step is
 
 $$\\hat y = \\tilde y - \\sigma_{\\text{map}} \\odot v_\\theta(\\tilde y, t, c).$$
 
-The idea: where the entropy model is sure (small $\\sigma$) the step is short; where it is unsure
-the DiT removes more.
-
-**How the release feeds the map to the DiT.** The DiT never sees the map: it is called once, at
-the same fixed timestep $t$ for every pixel (999 in the release), and the map only scales its
-output, as an affine function of $|\\sigma|$ clipped at $\\sigma_t$. Every value with
-$|\\sigma|$ at or above the saturation constant gets the full $\\sigma_t$, so there $\\sigma$
-carries no further information. The constants, read from the model's config, and how many latent
-values of this image saturate:
+**The DiT runs at one timestep; the map sets the step size.** The DiT is called once, at the same
+fixed timestep $t$ for every pixel (999 in the release): it never sees the map. It predicts a
+velocity $v_\\theta$, and the map decides, per latent value, how far the step moves along it.
+In a flow, the step from noise level $\\sigma_{\\text{map}}$ to 0 has length
+$\\sigma_{\\text{map}}$, which is why the paper calls $t_{\\text{map}}$ a pseudo-timestep. Where the
+entropy model is sure (small $\\sigma$) the step is short; where it is unsure, long. Every value
+with $|\\sigma|$ at or above a saturation constant gets the full $\\sigma_t$, so there $\\sigma$
+carries no further information. The constants, read from the model's config:
 """),
     code("""
 f = codec.model.config.flow
 saturated = float((info["sigma"].abs() >= f.saturation).float().mean())
 print(f"a = {f.offset}, b = {f.slope}, sigma_t = {f.sigma_t:.6f}; the DiT runs at the fixed timestep t = {f.timestep:g} "
-      f"for every pixel; |sigma| >= {f.saturation} gives the full sigma_t ({saturated:.1%} of this image's latent values)")"""),
+      f"for every pixel; |sigma| >= {f.saturation} gives the full step sigma_t ({saturated:.1%} of this photo's latent values)")"""),
     md("""
-## Where is the model unsure, and where does the latent need denoising?
+## Where is the model unsure, and where does the latent need correcting?
 
 If $\\sigma$ encodes the local *denoising demand*, it is large where the decoded latent is far
 from the truth. Here the truth is at hand: the frozen encoder's latent $E(x)$ of the original,
 the latent the decoder was trained on. The step starts from $\\tilde y$ and the residual is
 added after it, so the distance it has to cover is $|E(x) - (\\tilde y + \\text{res})|$.
 
-Heatmaps, one value per latent pixel (a 32x32 block of the image):
-
-* $\\overline{\\ln\\sigma}$: the mean over the channels of $\\ln\\sigma$ (the log of the geometric
-  mean). A plain channel mean of $\\sigma$ is ruled by the few channels where $\\sigma$ is huge
-  (where the map saturates anyway); in logs every channel counts by its relative change;
-* the pseudo-timestep $t_{\\text{map}}$ (channel mean);
-* the denoising demand $|E(x) - (\\tilde y + \\text{res})|$ (channel mean, latent units);
-* local texture: the mean luma gradient magnitude in the block (luma in [0, 1], per pixel).
+One value per latent pixel (a 32x32 block of the photo): the mean of $\\ln\\sigma$ over the
+channels, the step size $t_{\\text{map}}$, the demand $|E(x) - (\\tilde y + \\text{res})|$ and the
+local texture (how fast the brightness changes). Bright means large.
 """),
     code("""
 maps = dl.evidence.sigma_maps(codec, image, info)
 fig = dl.viz.heatmaps(image, {
     "mean ln σ over channels": maps["log_sigma"],
-    "pseudo-timestep t_map (0..1000)": dl.teaching.latent_map(info["t_map"], image),
+    "step size t_map (0..1000)": dl.teaching.latent_map(info["t_map"], image),
     "denoising demand |E(x) − (ỹ + res)|": maps["error"],
     "texture (luma gradient per px)": maps["texture"],
 }, cmaps=["magma", "viridis", "inferno", "gray"])
@@ -429,57 +509,123 @@ dl.viz.save(fig, "02_variance.png")"""),
     code("""
 fig = dl.viz.histograms({"σ, all latent values (log bins)": info["sigma"].cpu().numpy(),
                          "t_map, all latent values": info["t_map"].cpu().numpy()},
-                        xlabel=["predicted std σ (latent units)", "pseudo-timestep (0..1000)"], log=[True, False])
+                        xlabel=["predicted std σ (latent units)", "step size t_map (0..1000)"], log=[True, False])
 dl.viz.save(fig, "02_histograms.png")"""),
     md("""
 ## Does σ follow the denoising demand, and texture?
 
-One point per latent pixel of this image, then one row per image: `r_error` and `r_texture` are
-Spearman (rank) correlations of $\\overline{\\ln\\sigma}$ with the demand and with texture, so a
-few extreme values cannot decide them; `r_texture_channel_mean` uses the plain channel mean of
-$\\sigma$ instead, for contrast, and `saturated` is the fraction of values that clip the map.
-`ring_sigma`, `ring_error` and `ring_texture` say how much higher each map is on its outermost
-ring of latent pixels than inside, in standard deviations of the map: a ring in σ that the demand
-and texture do not share is an artefact of the codec at the image borders, not a measurement.
-
-Read `r_error` per tier. The release learns $\\ell$ only through the one-step loss it scales. The
-tiny tier's codec stage adds a calibration term (kit addition, `dl.flow.variance_calibration_loss`):
-the Gaussian likelihood of the starting error $E(x) - (\\tilde y + \\text{res})$ under $\\ell$ up to
-one offset per channel, so on the tiny tier a positive `r_error` is partly trained for. Texture is
-in no loss of either tier: `r_texture` is a finding on both.
+One point per latent pixel of your photo below; then the same question on every photo of this
+run, answered in one sentence each. A note before reading the first answer: the kit's tiny model
+was trained with an extra term that asks σ to rank the starting error (kit addition,
+`dl.flow.variance_calibration_loss`), so on the tiny tier a "yes" is partly trained for; the
+release learns σ only through the one-step loss. Texture is in no loss of either: its answer is a
+finding on both tiers.
 """),
     code("""
 positions = dl.evidence.position_table(maps)
-fig = dl.viz.scatter(positions, "error", "log_sigma", title=f"{P.image}: one point per latent pixel",
+fig = dl.viz.scatter(positions, "error", "log_sigma", title=f"{label}: one point per latent pixel",
                      xlabel="denoising demand |E(x) − (ỹ + res)| (latent units)", ylabel="mean ln σ over channels")
 dl.viz.save(fig, "02_scatter.png")
 sigma = dl.evidence.sigma_evidence(codec, images)
 dl.notebook.save_table(sigma, "02_sigma_evidence.csv")
-sigma.round(3)"""),
+dl.claims.takeaways(dl.claims.variance_claims(sigma))"""),
     md("""
-## Ablation: one global timestep instead of the map
+## Ablation: one step size for the whole image
 
-Replace $\\sigma_{\\text{map}}$ by its mean everywhere (the usual single diffusion timestep) and
-decode the **same bytes**: the rate is identical, only the reconstruction changes. One row per
-image, so that the difference can be judged against the spread between images.
+Replace $\\sigma_{\\text{map}}$ by its mean everywhere (one step size, as with the usual single
+diffusion timestep) and decode the **same bytes**: the rate is identical, only the reconstruction
+changes. First the pictures, then the answer over every photo of this run.
 """),
-    code("""
-ablation = dl.evidence.timestep_ablation_images(codec, images)
-dl.notebook.save_table(ablation, "02_timestep_ablation.csv")
-ablation.round(4)"""),
     code("""
 ablation_images, _ = dl.teaching.timestep_ablation(codec, image)
 fig = dl.viz.side_by_side([image, *ablation_images.values()], ["original", *ablation_images],
                           crop=dl.teaching.zoom_box(image, 128))"""),
-    md("""
-## Verdicts
+    code("""
+ablation = dl.evidence.timestep_ablation_images(codec, images)
+dl.notebook.save_table(ablation, "02_timestep_ablation.csv")
+dl.claims.takeaways(dl.claims.variance_claims(ablation=ablation))"""),
+] + your_turn(
+    exercise(1, "σ at another rate point", """
+At another rate point the code carries more (or fewer) bits. **Predict:** is the model more or
+less unsure there, i.e. does the mean of $\\ln\\sigma$ over the latent go up, down or stay the same?
+""", """
+other_rate = run.rates[-1]  # change me: any of run.rates
+prediction = None           # your prediction for the mean ln σ: "up", "down" or "same"
 
-Each claim of this notebook, judged from the numbers this run just measured. The `rule` column
-gives the threshold: a correlation's 95 % interval (pooled over the images) against 0; an
-ablation's paired difference against the spread between images and against the smallest
-difference worth claiming (`dl.claims.MARGINS`). The table below says whether this run supports
-the mechanism, contradicts it, or cannot tell; `ditic-lite claims` recomputes the same verdicts.
+other = run.load(other_rate)
+_, other_info = other.roundtrip(image)
+dl.exercises.check_direction(prediction, before=float(info["sigma"].clamp_min(1e-30).log().mean()),
+                             after=float(other_info["sigma"].clamp_min(1e-30).log().mean()),
+                             what=f"mean ln σ (rate point {P.rate} -> {other_rate})", tolerance=0.01)""",
+        "σ is the spread the entropy model expects around the decoded mean. With more bits, how well is "
+        "$y$ known to the decoder?",
+        "Two pulls: with more bits the decoded mean is closer to the truth, which argues for a smaller σ; but "
+        "σ is learned through the one-step loss of the model, not as a calibrated variance, and each rate "
+        "point decodes from its own code. No rule fixes the direction, so the run decides: compare the size "
+        "of the change with the spread of ln σ in the histogram above. (On the official tier with one "
+        "checkpoint there is one rate point, and the answer is \"same\".)"),
+    exercise(2, "the ablation on another photo", """
+The ablation above compared one step size with the pixel-wise map on your photo. **Predict:** on
+another photo, will the pixel-wise map give a higher PSNR ("up"), a lower one ("down") or the same
+(within 0.1 dB) than one step size for the whole image?
+""", """
+other_photo = "ladybird"  # change me: a sample name or the path of one of your photos
+prediction = None         # PSNR going from one step size to the pixel-wise map: "up", "down" or "same"
+
+_, table = dl.teaching.timestep_ablation(codec, run.image(other_photo))
+dl.exercises.check_direction(prediction, before=float(table["psnr"].iloc[1]), after=float(table["psnr"].iloc[0]),
+                             what=f"PSNR on {dl.notebook.photo_label(other_photo)} (one step size -> pixel-wise map)",
+                             tolerance=0.1, unit=" dB")""",
+        "The map helps most where the photo mixes areas that need a long step with areas that need a short "
+        "one. Is the other photo uniform or mixed?",
+        "The pixel-wise map moves each latent value as far as σ says; one step size moves every value by the "
+        "mean. Where σ varies a lot over the photo (look at `t_std` in the table), the two differ most. The "
+        "check says which way it went on the photo you chose; the takeaway above says whether the difference "
+        "holds over all the photos of this run."),
+    exercise(3, "a photo without its fine detail", """
+`image.reduce(4).resize(image.size)` shrinks the photo 4 times and blows it up again: the fine
+detail is gone, the rest stays. **Predict:** on that blurred photo, is the model more or less
+unsure (mean $\\ln\\sigma$ up, down or the same)? The cell also prints the bytes of both.
+""", """
+blurred = image.reduce(4).resize(image.size)  # change me: reduce(2) keeps more detail, reduce(8) less
+prediction = None                              # your prediction for the mean ln σ: "up", "down" or "same"
+
+blurred_recon, blurred_info = codec.roundtrip(blurred)
+print(f"bytes: {len(codec.compress(image))} for {label}, {len(codec.compress(blurred))} for its blurred copy")
+dl.exercises.check_direction(prediction, before=float(info["sigma"].clamp_min(1e-30).log().mean()),
+                             after=float(blurred_info["sigma"].clamp_min(1e-30).log().mean()),
+                             what="mean ln σ (photo -> blurred photo)", tolerance=0.01)""",
+        "Where is the decoded latent far from the truth: in smooth areas or in fine detail?",
+        "Fine detail is what a low-rate code loses first, so the blurred copy usually needs fewer bytes. "
+        "Whether σ falls too depends on what the model learned σ for: where the first takeaway above says "
+        "σ follows the denoising demand, an easier photo should get a smaller σ; a change within the "
+        "tolerance means the blur did not change where this model is unsure."),
+) + [
+    for_reviewers("""
+The numbers behind the takeaways, and the rules that turned them into answers.
+
+**σ against demand and texture** (`sigma`, one row per photo): `r_error` and `r_texture` are
+Spearman (rank) correlations over the latent pixels of $\\overline{\\ln\\sigma}$ (the mean over
+channels of $\\ln\\sigma$, the log of the geometric mean, so that the few channels where $\\sigma$
+is huge cannot rule it) with the demand and with texture; `r_texture_channel_mean` uses the plain
+channel mean of $\\sigma$ instead, for contrast; `saturated` is the fraction of values that clip the
+map. `ring_sigma`, `ring_error` and `ring_texture` say how much higher each map is on its outermost
+ring of latent pixels than inside, in standard deviations of the map: a ring in σ that the demand
+and texture do not share is an artefact of the codec at the image borders, not a measurement.
+Latent positions are treated as independent within a photo; neighbours are correlated, so a
+one-photo interval is optimistic.
+
+**Ablation** (`ablation`, one row per photo): PSNR and MS-SSIM of the pixel-wise map and of its
+mean, from the same bytes.
+
+**Verdicts**: a correlation's 95 % interval (Fisher z, pooled over the photos with random
+effects) against 0; an ablation's paired difference against the spread between photos and the
+smallest difference worth claiming (`dl.claims.MARGINS`). `ditic-lite claims` recomputes them.
 """),
+    code("""
+sigma.round(3)"""),
+    code("""
+ablation.round(4)"""),
     code("""
 verdicts = dl.claims.variance_claims(sigma, ablation)
 dl.claims.show(verdicts)"""),
@@ -493,14 +639,27 @@ adapted flow integrated with K Euler steps, and the **un-adapted** base DiT used
 multi-step sampler, on the same bytes and through the same decoder.
 """ + TIER_NOTE + """
 The release's checkpoint holds the LoRA merged into the DiT, so on the official tier the
-un-adapted base is not there: that comparison is then left out, and its verdict says so.
+un-adapted base is not there: that comparison is then left out, and its takeaway says so.
 """) + [
+    learning_goals([
+        "decode the same bytes with 1, 2, 4, ... steps and see what more steps change;",
+        "compare one adapted step with the un-adapted base DiT used as an ordinary multi-step sampler;",
+        "explain, from measured numbers, why a model adapted for one step gets no better (here: worse) with more;",
+        "weigh quality against decode time, stage by stage.",
+    ], "notebooks 01 and 02 (the one step $\\hat y = \\tilde y - \\sigma_{\\text{map}} \\odot v_\\theta$)."),
+    md(PHOTO_NOTE),
     code("""
 P = dl.notebook.params(image="kite", rate=0, steps=[1, 2, 4, 8, 20], images=3, tier="auto", official_checkpoint="",
-                       fast=dict(images=2))""" + tier_setup("dict(images=1, steps=[1, 2, 4])") + """
+                       fast=dict(images=2))
+P"""),
+    *photo_cells(),
+    code(tier_setup("dict(images=1, steps=[1, 2, 4])") + """
 codec = run.load(P.rate)
+label = dl.notebook.photo_label(P.image)
 image = run.image(P.image)
-images = run.images(P.images, include=P.image)  # the verdicts use every one of them
+images = run.images(P.images, include=P.image)  # the takeaways use every one of them
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels; "
+      f"the takeaways use {len(images)} photos: {', '.join(images)}")
 print(dl.teaching.describe_codec(codec))"""),
     md("""
 ## Two ways to use K steps
@@ -520,124 +679,275 @@ and integrate back to $s = 0$ with diffusers' `FlowMatchEulerDiscreteScheduler` 
 it the image's caption as the prompt, as a text-to-image model expects (SDEdit).
 
 **A fair comparison.** Both decode with the same (adapted) autoencoder decoder, so the only
-difference is the DiT: its adaptation, and how many times it is called. Switching the decoder's
-LoRA off as well would mix a second change into the comparison
-(`dl.teaching.base_dit_sweep(..., base_decoder=True)` does that, if you want to see it).
+difference is the DiT: its adaptation, and how many times it is called.
 """),
     code("""
 recons, table = dl.evidence.compare_steps_images(codec, images, steps=P.steps)
 dl.notebook.save_table(table, "03_steps.csv")
-shown = table[table["image"] == P.image]
-shown.round(4)"""),
-    code("""
-fig = dl.viz.comparison_grid(recons[P.image], crop=dl.teaching.zoom_box(image, 160), reference=image)
+shown = table[table["image"] == label]
+fig = dl.viz.comparison_grid(recons[label], crop=dl.teaching.zoom_box(image, 160), reference=image)
 dl.viz.save(fig, "03_steps.png")"""),
     code("""
 fig = dl.viz.steps_chart(shown)
 dl.viz.save(fig, "03_steps_chart.png")"""),
     md("""
-## What the measurements say about this image
+## What more steps do on your photo
 
-The table for the image shown, read out (values computed above, on this machine). The last line
+Read out of the table of your photo (values computed above, on this machine). The last line
 splits the one-step decode into its stages: the paper's speed argument is about the DiT calls,
 and how much of a decode they are depends on the model size and the image size.
 """),
     code("""
-print(dl.teaching.one_step_summary(shown, "psnr"))
-print()
-print(dl.teaching.one_step_summary(shown, "ms_ssim"))"""),
+print(dl.teaching.one_step_summary(shown, "psnr"))"""),
     md("""
-## Verdicts
+## Why does the quality fall as K grows?
 
-The paper's claims: one step of the adapted flow is enough (more steps of the same flow add
-nothing worth their cost), and it beats the un-adapted base DiT even when the base gets many
-steps. Each claim is judged per image, over every image of the table, against the spread between
-images and the smallest difference worth claiming (`rule` column). Every extra step adds one DiT
-call (`dit_s`), so K steps cost more than one; whether the quality matches is what the table below
-says for this run.
+More steps of an ordinary diffusion sampler usually help, so a falling curve looks wrong at first.
+The adapted DiT, however, was trained for one job: one step, from the decoded mean at a fixed
+timestep. To see where the K-step decode goes, the table also measures how far the latent the
+decoder receives lies from the frozen encoder's latent $E(x)$ of the original (the latent the
+decoder turns back into the photo best). The explanation below is chosen by those numbers.
+"""),
+    code("""
+print(dl.teaching.step_drift_summary(shown, "psnr"))"""),
+    md("""
+## What this run found
+
+The paper's claims: one step of the adapted flow is enough (more steps add nothing worth their
+cost), and it beats the un-adapted base DiT even when the base gets many steps. One sentence
+each, over every photo of this run (the rules are in the section for reviewers).
 """),
     code("""
 verdicts = dl.claims.steps_claims(table)
+dl.claims.takeaways(verdicts)"""),
+] + your_turn(
+    exercise(1, "a step count of your own", """
+Pick a number of steps that the table does not have, e.g. 3 or 12. **Predict:** will its PSNR be
+higher, lower or the same (within 0.05 dB) as one step's?
+""", """
+k = 3              # change me: any number of steps from 1 to 50
+prediction = None  # PSNR with k steps compared with one step: "up", "down" or "same"
+
+data = codec.compress(image)
+one_step = dl.metrics.psnr(image, codec.decompress(data, steps=1))
+dl.exercises.check_direction(prediction, before=one_step, after=dl.metrics.psnr(image, codec.decompress(data, steps=k)),
+                             what=f"PSNR (1 -> {k} steps)", tolerance=0.05, unit=" dB")""",
+        "Look at the chart above: is PSNR a smooth function of K? Your K lies between two measured ones.",
+        "On the adapted flow the curve is usually monotone, so a K between two measured values lands between "
+        "their PSNRs; the check compares it with one step on your photo. Decoding is deterministic: `k = 1` "
+        "gives exactly the one-step PSNR (\"same\")."),
+    exercise(2, "what a step costs", """
+Each step is one more call of the DiT, but a decode also entropy-decodes and runs the autoencoder's
+decoder once, whatever K is. **Estimate:** how many times longer than one step does the largest K
+of the table take to decode? Write a number.
+""", """
+prediction = None  # your estimate: decode time at the largest K divided by the decode time at K = 1
+
+adapted = shown[shown["method"].str.startswith("DiT-IC")].set_index("steps")
+largest = adapted.index.max()
+print(f"K={largest}: {largest} DiT calls; one decode's stages at K=1: DiT {adapted.loc[1, 'dit_s']:.3f} s, "
+      f"decoder {adapted.loc[1, 'decoder_s']:.3f} s, entropy {adapted.loc[1, 'entropy_s']:.3f} s")
+dl.exercises.check_number(prediction, adapted.loc[largest, "decode_s"] / adapted.loc[1, "decode_s"],
+                          what=f"decode time at K={largest} over K=1", relative=0.3, unit="x")""",
+        "Only the DiT part grows with K. If the DiT takes a fraction p of a one-step decode, K steps take "
+        "about 1 + (K - 1) p times as long.",
+        "With p the DiT's share of a one-step decode (printed), the ratio is about 1 + (K - 1) p. On the tiny "
+        "model the decoder dominates, so even 20 steps cost far less than 20 times one step; on the release "
+        "(a 600 M-parameter DiT) the DiT is a larger share. Timings vary from run to run; within 30 % counts."),
+    exercise(3, "which decode looks most like the original?", """
+PSNR rewards getting every pixel right; MS-SSIM rewards getting the structure right. **Predict:**
+which decode of the table has the highest MS-SSIM on your photo? Write one of the names the cell
+prints (e.g. `"DiT-IC K=1"`).
+""", """
+prediction = None  # one of the names printed below
+
+ms_ssim = dl.teaching.decode_scores(shown, "ms_ssim")  # {"DiT-IC K=1": ..., "base K=20": ...}
+print("decodes:", ", ".join(ms_ssim))
+dl.exercises.check_largest(prediction, ms_ssim, "MS-SSIM")""",
+        "Look at the zoomed crops above: which decode keeps the edges where they are? The base DiT invents "
+        "detail; the adapted flow stays close to the code.",
+        "The adapted one-step decode is usually the best or close to it, as for PSNR: the base sampler "
+        "invents plausible texture that is not the photo's, and more adapted steps drift (see \"Why does "
+        "the quality fall\"). The check names the winner measured on your photo."),
+) + [
+    for_reviewers("""
+Your photo's full table (`shown`: one row per method and K, with the stage timings and
+`latent_error`, the mean $|E(x) - \\hat y|$ over the latent pixels), the same for MS-SSIM in words,
+and the verdicts with their rules: each claim is judged per photo, over every photo of the table,
+against the spread between photos and the smallest difference worth claiming
+(`dl.claims.MARGINS`): one step is "as good as" more steps if the 95 % interval of one step minus
+the best K > 1 lies above minus that margin (non-inferiority); it "beats" the base DiT if the
+interval of the difference lies above 0. Every extra step adds one DiT call (`dit_s`).
+`dl.teaching.base_dit_sweep(..., base_decoder=True)` also switches off the decoder's LoRA, which
+would mix a second change into the comparison. All photos' rows are in `table` (saved as
+`03_steps.csv`).
+"""),
+    code("""
+shown.round(4)"""),
+    code("""
+print(dl.teaching.one_step_summary(shown, "ms_ssim"))"""),
+    code("""
 dl.claims.show(verdicts)"""),
 ]
 
 # ============================================================================ 04 slider
 NB04 = header("04_bitrate_slider", "04 · Bitrate slider", """
-Move the slider over the shipped rate points (and pick the number of decoding steps) to see the
-reconstruction, its real file size in bits per pixel and its quality. The function behind every
-move, `dl.teaching.slider_update`, is an ordinary tested function, so the same numbers are printed
-below as a table (that is what CI checks, no browser needed).
+Move the slider over the rate points and the quantisation step (and pick the number of decoding
+steps) to see the reconstruction, its real file size in bits per pixel and its quality. The
+function behind every move, `dl.teaching.slider_update`, is an ordinary tested function, so the
+same numbers are printed below as a table (that is what CI checks, no browser needed).
 
 On the official tier the rate points are the release's checkpoints (q1..q4 on the hub, one file
 each; with a single file, one rate point, and the quantisation step below is the lever).
 """ + TIER_NOTE) + [
+    learning_goals([
+        "move a slider over the rate points and see, on your photo, what more bits buy;",
+        "explain how the kit's tiny model makes its rate points (one shared model, a learned step vector per "
+        "rate point) and how the release does (one checkpoint per rate point);",
+        "use the quantisation step of the code y as a second rate lever that needs no retraining;",
+        "check, from a measured sweep, whether more bits still buy quality.",
+    ], "notebook 01 (bits per pixel, PSNR, MS-SSIM)."),
+    md(PHOTO_NOTE),
     code("""
 P = dl.notebook.params(image="ladybird", steps=[1, 2, 4, 8], table_steps=[1, 4], quant_steps=list(dl.teaching.QUANT_STEPS),
-                       tier="auto", official_checkpoint="", fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))""" +
-         tier_setup("dict(steps=[1, 2], table_steps=[1], quant_steps=[0.5, 1.0, 2.0])") + """
+                       tier="auto", official_checkpoint="", fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))
+P"""),
+    *photo_cells(),
+    code(tier_setup("dict(steps=[1, 2], table_steps=[1], quant_steps=[0.5, 1.0, 2.0])") + """
+label = dl.notebook.photo_label(P.image)
 image = run.image(P.image)
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels")
 cache = dl.teaching.CodecCache(device=device, loader=run.loader())  # loaded models and bitstreams: a move only decodes
 print("rate points:", " | ".join(f"{name} {cache.rates(name)}" for name in run.models))"""),
     md("""
-Each rate point is a model trained with its own $\\lambda$ in $L = \\lambda R + D + \\dots$;
-a larger $\\lambda$ buys fewer bits with more distortion. The rate is measured on the file:
-$\\text{bpp} = 8\\cdot\\text{bytes} / (H W)$.
+## How the rate points are made
+
+A learned codec minimises $L = \\lambda R + D + \\dots$: the rate $R$ (bits) weighed by $\\lambda$
+against the distortion $D$. A larger $\\lambda$ makes bits dearer: fewer bytes, more distortion.
+How a model offers several rates differs between the tiers; the cell reads it off the loaded
+models. The rate is always measured on the file: $\\text{bpp} = 8\\cdot\\text{bytes} / (H W)$.
 """),
+    code("""
+print(dl.teaching.rate_points_description(cache, run.models[0]))"""),
     code("""
 ui = dl.teaching.bitrate_slider(image, cache, name=run.models[0], steps_options=P.steps)
 ui"""),
     md("""
-## Every slider position, as a table
+## Every rate point, side by side
 
-The same function for each rate point, for the DiT-IC model of this tier and, on the tiny tier,
-the MSE baseline (same latent codec, plain decoder).
+The same function for each rate point: the pictures of this tier's DiT-IC first (the zoom shows
+the most textured square, where the rate shows first), then the numbers of every model.
 """),
     code("""
 slider_images, positions = dl.teaching.slider_table(cache, image, names=run.models, steps=P.table_steps)
 dl.notebook.save_table(positions, "04_slider_positions.csv")
-positions.round(4)"""),
-    code("""
-fig = dl.viz.side_by_side([image, *slider_images.values()], ["original", *slider_images],
+panels = dl.teaching.slider_panels(slider_images, positions, run.models[0], steps=P.table_steps[0])  # DiT-IC only
+fig = dl.viz.side_by_side([image, *panels.values()], [f"original: {label}", *panels],
                           crop=dl.teaching.zoom_box(image, 128))
 dl.viz.save(fig, "04_bitrate.png")"""),
     code("""
 shown = positions[positions["model"] == run.models[0]]
 print(f"{run.models[0]}: {shown['bpp'].min():.4f} to {shown['bpp'].max():.4f} bpp over {shown['rate'].nunique()} rate point(s); "
       f"PSNR {shown['psnr'].min():.2f} to {shown['psnr'].max():.2f} dB; "
-      f"a decode took {shown['decode_s'].median():.2f} s (median).")"""),
+      f"a decode took {shown['decode_s'].median():.2f} s (median).")
+positions[["model", "rate", "steps", "bytes", "bpp", "psnr", "ms_ssim"]].round(4)"""),
     md("""
 ## A second lever: the quantisation step of y
 
-Every rate point rounds y in steps of 1 around the predicted mean. The step $\\Delta$ is a
-second lever on the rate that needs no retraining:
+Every rate point rounds y around the predicted mean in its steps (on the tiny tier, the rate
+point's learned step vector; on the release, steps of 1). The step $\\Delta$ multiplies them: a
+second lever on the rate that needs no retraining,
 $\\hat y = \\mathrm{round}\\big((y-\\mu)/\\Delta\\big)\\,\\Delta + \\mu$, and the entropy model codes
 the integer with the scale $\\sigma/\\Delta$. $\\Delta > 1$: coarser y, fewer bytes; $\\Delta < 1$:
 finer y, more bytes. The file header records $\\Delta$ (on a grid of $2^{k/8}$), so the decoder
 needs no argument: `codec.compress(image, quant_step=2.0)` or `ditic-lite compress --quant-step 2`.
 
 The question the sweep answers: **do more bits buy more quality?** We code the photo with each
-step at the lowest and the highest rate point; the verdict under the chart is computed from the
-table.
+step at the lowest and the highest rate point; the answer under the chart is computed from the
+sweep.
 """),
     code("""
 rates = cache.rates(run.models[0])
 sweep = dl.teaching.quant_step_sweep(cache, [image], names=run.models, quant_steps=P.quant_steps,
                                      rates=sorted({rates[0], rates[-1]}), progress=True)
 dl.notebook.save_table(sweep, "04_quant_step_sweep.csv")
-sweep.pivot_table(index=["model", "rate", "quant_step"], values=["bytes", "bpp", "psnr", "ms_ssim"]).round(4)"""),
-    code("""
 fig = dl.viz.quant_step_chart(sweep)
 dl.viz.save(fig, "04_quant_step.png")
 print(dl.teaching.quant_step_verdict(sweep))"""),
     md("""
 Where finer steps add bytes but not quality, y already reaches the decoder as well as this model
 can use it: the transforms around y (analysis, synthesis and the DiT), not the rounding, set the
-quality. More rate points would then add bits, not detail; a better model needs more capacity or
-training. Where the verdict names a trained rate point beaten with fewer bits by another rate point
-at a coarser step, that point's own training did not find the best use of its bits: a single model
-with a step slider would serve those rates better. `data/results/quant_step_sweep.csv` holds the
-same sweep on the six validation photos, all rate points (`python scripts/evaluate_shipped.py`).
+quality; more bits then add bytes, not detail. Where the answer names a rate point beaten with
+fewer bits by another rate point at another step, that rate point's trained setting (on the tiny
+tier its learned step vector, on the release its own checkpoint) is not the best use of its bits
+on this photo: moving the step of the other rate point reaches that rate better.
+`data/results/quant_step_sweep.csv` holds the same sweep on the six validation photos, all rate
+points (`python scripts/evaluate_shipped.py`).
 """),
+] + your_turn(
+    exercise(1, "a step of your own", """
+**Predict:** coded at rate point `rate` with quantisation step `quant_step` instead of 1, will the
+file be larger, smaller or the same? Then change both and try again: can a step make rate point 0
+as large as the last rate point?
+""", """
+rate = cache.rates(run.models[0])[0]  # change me: one of the rate points
+quant_step = 0.5                      # change me: between 1/16 and 16
+prediction = None                     # your prediction for the file size: "up", "down" or "same"
+
+_, at_one = dl.teaching.slider_update(cache, image, rate, name=run.models[0], quant_step=1.0)
+_, at_step = dl.teaching.slider_update(cache, image, rate, name=run.models[0], quant_step=quant_step)
+print(f"quant_step {at_step['quant_step']:.3g}: {at_step['bpp']:.4f} bpp, PSNR {at_step['psnr']:.2f} dB "
+      f"(step 1: {at_one['bpp']:.4f} bpp, {at_one['psnr']:.2f} dB)")
+dl.exercises.check_direction(prediction, before=at_one["bytes"], after=at_step["bytes"],
+                             what=f"the file size at rate point {rate} (step 1 -> {at_step['quant_step']:.3g})",
+                             unit=" bytes")""",
+        "A finer step (below 1) keeps more of y, and every kept detail must be coded.",
+        "A step below 1 rounds y more finely: more distinct values to code, so more bytes; above 1, fewer. The "
+        "step is snapped to the header's grid $2^{k/8}$ (printed). With a small enough step, rate point 0 "
+        "reaches the bytes of a later rate point: compare its PSNR there with that rate point's own (the "
+        "table above) to see which setting uses the bytes better on your photo."),
+    exercise(2, "do the extra bits pay?", """
+At the highest rate point of the sweep, the finest step costs many more bytes than step 1.
+**Predict:** does it raise PSNR by more than 0.1 dB ("up"), lower it ("down"), or change it by less
+("same")?
+""", """
+prediction = None  # PSNR at the finest step compared with step 1, at the highest rate point: "up", "down" or "same"
+
+top = sweep[(sweep["model"] == run.models[0]) & (sweep["rate"] == sweep["rate"].max())].set_index("quant_step")
+dl.exercises.check_direction(prediction, before=top.loc[1.0, "psnr"], after=top.loc[top.index.min(), "psnr"],
+                             what=f"PSNR at rate point {int(sweep['rate'].max())} (step 1 -> {top.index.min():.3g})",
+                             tolerance=0.1, unit=" dB")""",
+        "Read the chart above: does the curve of the highest rate point still rise at its right end?",
+        "If the decoder cannot use a finer y, the extra bytes buy almost nothing (\"same\"): the model's "
+        "transforms, not the rounding, limit the quality. The answer under the chart says the same in words, "
+        "from the same numbers."),
+    exercise(3, "does the DiT step pay off at a rate point?", """
+On the tiny tier the table has two models: `tiny` (DiT-IC) and `mse` (the same kind of latent
+codec with a plain decoder, no DiT). **Predict:** at rate point `rate`, which has the higher
+MS-SSIM? The cell also prints their bytes: are they comparing at the same rate?
+""", """
+rate = positions["rate"].min()  # change me: one of the rate points
+prediction = None               # one of the models printed below, e.g. "tiny"
+
+at_rate = positions[(positions["rate"] == rate) & (positions["steps"] == positions["steps"].min())]
+print(at_rate[["model", "bytes", "bpp", "psnr", "ms_ssim"]].round(4).to_string(index=False))
+dl.exercises.check_largest(prediction, dict(zip(at_rate["model"], at_rate["ms_ssim"])), f"MS-SSIM at rate point {rate}")""",
+        "The two models' rate point 0 were trained with the same λ, but do they spend the same bytes?",
+        "The check names the model that scored higher on your photo. But a fair comparison needs equal bytes, "
+        "and the two rate points usually differ in bytes: notebook 05 compares the models along their whole "
+        "curves, at equal rate. (On the official tier there is one model, so the answer is \"official\".)"),
+) + [
+    for_reviewers("""
+Every slider position the table above summarises, with the steps of the decoding and the decode
+time (`positions`, saved as `04_slider_positions.csv`), and the whole quantisation-step sweep
+(`sweep`, saved as `04_quant_step_sweep.csv`; one row per model, rate point, step and photo).
+The sweep's answer compares means over the photos of the sweep (here one) against a 0.1 dB
+threshold; it is a statement about this photo, not a test over photos.
+"""),
+    code("""
+positions.round(4)"""),
+    code("""
+sweep.pivot_table(index=["model", "rate", "quant_step"], values=["bytes", "bpp", "psnr", "ms_ssim"]).round(4)"""),
 ]
 
 # ============================================================================ 05 curves

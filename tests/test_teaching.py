@@ -235,6 +235,50 @@ def test_compare_steps_and_summary(random_codec, photo):
     assert f"{one:.3f}" in text and "base DiT" in text
 
 
+
+def test_step_sweep_measures_the_distance_to_the_encoder_latent(random_codec, photo):
+    _, table = teaching.step_sweep(random_codec, photo, steps=[1, 2])
+    target = teaching.encoder_latent(random_codec, photo)
+    _, info = random_codec.decompress(random_codec.compress(photo), steps=1, return_intermediates=True)
+    expected = float((info["y_hat"] - target).abs()[..., :8, :8].mean())  # a 256x256 crop: 8x8 latent pixels
+    assert table["latent_error"].iloc[0] == pytest.approx(expected, rel=1e-5)
+
+
+def _steps_table(psnr: list[float], latent_error: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"method": ["DiT-IC (adapted, variance-guided)"] * len(psnr), "steps": [1, 4, 20][:len(psnr)],
+                         "psnr": psnr, "latent_error": latent_error})
+
+
+def test_step_drift_summary_explains_what_the_numbers_show():
+    drifting = teaching.step_drift_summary(_steps_table([29.0, 28.0, 27.3], [0.10, 0.13, 0.14]))
+    assert "-1.700 dB" in drifting and "further from" in drifting and "Why it falls" in drifting
+    flat = teaching.step_drift_summary(_steps_table([29.0, 29.02, 29.05], [0.10, 0.10, 0.09]))
+    assert "closer to" in flat and "nothing worth claiming" in flat and "Why it falls" not in flat
+    rising = teaching.step_drift_summary(_steps_table([29.0, 29.5, 30.0], [0.10, 0.09, 0.08]))
+    assert "more steps help" in rising
+    assert "nothing to compare" in teaching.step_drift_summary(_steps_table([29.0], [0.1]))
+
+
+def test_decode_scores_name_each_decode(random_codec, photo):
+    _, table = teaching.compare_steps(random_codec, photo, steps=[1, 2])
+    scores = teaching.decode_scores(table, "psnr")
+    assert list(scores) == ["DiT-IC K=1", "DiT-IC K=2", "base K=1", "base K=2"]
+    assert scores["DiT-IC K=1"] == pytest.approx(table["psnr"].iloc[0])
+
+
+def test_rate_points_description_reads_the_models(cache):
+    text = teaching.rate_points_description(cache, "tiny")
+    shared = cache.codec("tiny", 0).model.config.codec.channel_steps
+    assert ("ONE shared model codes all 2 rate points" in text) == bool(shared)
+    assert shared or "its own model" in text
+
+
+def test_rate_points_of_the_shipped_tiny_model_are_one_model():
+    text = teaching.rate_points_description(teaching.CodecCache(), "tiny")
+    lambdas = [dl.load("tiny", rate=r).card["lambda"] for r in dl.zoo.available_rates("tiny")]
+    assert "ONE shared model" in text and f"λ = {', '.join(f'{v:g}' for v in lambdas)}" in text
+
+
 # ------------------------------------------------------------------------------------ 05
 def _fake_results() -> pd.DataFrame:
     rows = []

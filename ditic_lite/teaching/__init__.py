@@ -30,10 +30,12 @@ from .rate_curves import (
     PERCEPTUAL_WEIGHTS, bd_rate_table, default_metrics, perceptual_metrics, rd_summary, rd_table,
 )
 from .slider import (
-    QUANT_STEPS, CodecCache, bitrate_slider, quant_step_sweep, quant_step_verdict, slider_table, slider_update,
+    QUANT_STEPS, CodecCache, bitrate_slider, quant_step_sweep, quant_step_verdict, rate_points_description,
+    slider_panels, slider_table, slider_update,
 )
 from .steps import (
-    base_dit_decode, base_dit_sweep, caption_for, compare_steps, has_base_dit, one_step_summary, step_sweep,
+    base_dit_decode, base_dit_sweep, caption_for, compare_steps, decode_scores, has_base_dit, one_step_summary,
+    step_drift_summary, step_sweep,
 )
 from .tier import (
     CHECKPOINT_GB, CPU_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep, Tier, choose_tier,
@@ -50,11 +52,11 @@ __all__ = [
     "LATENT_FACTOR", "correlations", "latent_map", "sigma_texture_table", "texture_correlations",
     "texture_map", "timestep_ablation",
     # 03
-    "base_dit_decode", "base_dit_sweep", "caption_for", "compare_steps", "has_base_dit", "one_step_summary",
-    "step_sweep",
+    "base_dit_decode", "base_dit_sweep", "caption_for", "compare_steps", "decode_scores", "has_base_dit",
+    "one_step_summary", "step_drift_summary", "step_sweep",
     # 04
-    "QUANT_STEPS", "CodecCache", "bitrate_slider", "quant_step_sweep", "quant_step_verdict", "slider_table",
-    "slider_update",
+    "QUANT_STEPS", "CodecCache", "bitrate_slider", "quant_step_sweep", "quant_step_verdict",
+    "rate_points_description", "slider_panels", "slider_table", "slider_update",
     # 05
     "PERCEPTUAL_WEIGHTS", "bd_rate_table", "default_metrics", "perceptual_metrics", "rd_summary", "rd_table",
     # 06

@@ -1,8 +1,8 @@
 """Notebook ``04_bitrate_slider``: sliders over the shipped rate points and the quantisation step
 of y, decoding real bytes.
 
-:class:`CodecCache`, :func:`slider_update`, :func:`slider_table`, :func:`quant_step_sweep`,
-:func:`quant_step_verdict`, :func:`bitrate_slider`.
+:class:`CodecCache`, :func:`rate_points_description`, :func:`slider_update`, :func:`slider_table`,
+:func:`slider_panels`, :func:`quant_step_sweep`, :func:`quant_step_verdict`, :func:`bitrate_slider`.
 """
 from __future__ import annotations
 
@@ -52,6 +52,27 @@ class CodecCache:
         if key not in self.streams:
             self.streams[key] = self.codec(name, rate).compress(image, quant_step=quant_step)
         return self.streams[key]
+
+
+def rate_points_description(cache: CodecCache, name: str = "tiny") -> str:
+    """How model ``name`` makes its rate points, read off the loaded models: one shared model
+    with a learned vector of quantisation steps per rate point (the tiny tier's codecs,
+    ``channel_steps``), or one separately trained model per rate point (the official release);
+    with each rate point's lambda where its model card has one. Explained in notebook
+    ``04_bitrate_slider``."""
+    codecs = [cache.codec(name, r) for r in cache.rates(name)]
+    lambdas = [(c.card or {}).get("lambda") for c in codecs]
+    weights = (f" (λ = {', '.join(f'{lam:g}' for lam in lambdas)} for rate points "
+               f"{', '.join(str(c.rate) for c in codecs)})" if all(lam is not None for lam in lambdas) else "")
+    first = codecs[0]
+    if getattr(getattr(first.model.config, "codec", None), "channel_steps", False):
+        own = first.model.codec.log_step.numel()
+        return (f"{name}: ONE shared model codes all {len(codecs)} rate points. A rate point is only its own vector of {own} learned quantisation "
+                f"steps, one per channel of y. The model was trained for all rate points at once: each training "
+                f"step picked a rate point, quantised y with its steps and weighed the bits by its λ{weights}, in "
+                f"L = λ R + D + ... A larger λ makes bits dearer: larger steps, fewer bytes, more distortion.")
+    return (f"{name}: each of the {len(codecs)} rate points is its own model (a separate checkpoint), trained "
+            f"with its own weight λ on the rate{weights}, in L = λ R + D + ...")
 
 
 def slider_update(cache: CodecCache, image: ImageLike, rate: int, steps: int = 1,
@@ -157,6 +178,14 @@ def slider_table(cache: CodecCache, image: ImageLike, names: Sequence[str] = ("t
                 images[f"{name} r{rate}" + (f" K={k}" if len(steps) > 1 and name != "mse" else "") + f"\n{m['bpp']:.3f} bpp"] = rec
                 rows.append(m)
     return images, pd.DataFrame(rows)
+
+
+def slider_panels(images: dict[str, Image.Image], positions: pd.DataFrame, name: str,
+                  steps: int = 1) -> dict[str, Image.Image]:
+    """The images of one model at one step count out of :func:`slider_table`'s result (its
+    images and rows come in the same order): the panels of notebook ``04_bitrate_slider``'s figure."""
+    keep = (positions["model"] == name) & (positions["steps"] == steps)
+    return {label: im for (label, im), kept in zip(images.items(), keep) if kept}
 
 
 def bitrate_slider(image: ImageLike, cache: CodecCache | None = None, name: str = "tiny",

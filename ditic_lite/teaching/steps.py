@@ -2,7 +2,8 @@
 un-adapted base DiT used as an ordinary multi-step sampler, on the same bytes and decoder.
 
 :func:`step_sweep`, :func:`base_dit_decode`, :func:`base_dit_sweep`, :func:`compare_steps`,
-:func:`has_base_dit`, :func:`caption_for`, :func:`one_step_summary`. The samplers themselves are in
+:func:`has_base_dit`, :func:`caption_for`, :func:`one_step_summary`, :func:`step_drift_summary`,
+:func:`decode_scores`. The samplers themselves are in
 :mod:`ditic_lite.samplers`.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from .. import metrics as M
 from ..codec import Codec
 from ..determinism import deterministic_threads
 from ..images import ImageLike, to_pil
-from .alignment import caption_embeddings, sample_captions
-from .common import as_pil
+from .alignment import caption_embeddings, encoder_latent, sample_captions
+from .common import as_pil, latent_size
 
 
 def step_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 8, 20),
@@ -31,11 +32,14 @@ def step_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 
 
     Returns ``{K: image}`` and a table: ``method``, ``steps``, ``dit_calls``, ``decode_s``
     (entropy + DiT + decoder seconds, median over ``repeats``), ``entropy_s``, ``dit_s``,
-    ``decoder_s``, ``bpp`` and
-    the metrics. Explained in notebook ``03_one_step_vs_multi_step``.
+    ``decoder_s``, ``bpp``, the metrics and ``latent_error``: the mean ``|E(x) - y_hat|`` between
+    the frozen encoder's latent of the original and the latent the decoder receives after K steps
+    (over the latent pixels that cover the image; :func:`step_drift_summary`).
+    Explained in notebook ``03_one_step_vs_multi_step``.
     """
     pil = as_pil(image)
     data = codec.compress(pil)
+    target = _cover(encoder_latent(codec, pil), pil)
     images, rows = {}, []
     for k in steps:
         times, last = [], None
@@ -47,8 +51,15 @@ def step_sweep(codec: Codec, image: ImageLike, steps: Sequence[int] = (1, 2, 4, 
         rows.append({"method": "DiT-IC (adapted, variance-guided)", "steps": int(k), "dit_calls": int(k),
                      "decode_s": float(np.median(times)), "entropy_s": info["timings"]["entropy"],
                      "dit_s": info["timings"]["dit"], "decoder_s": info["timings"]["decoder"], "bpp": info["bpp"],
-                     **M.scores(pil, rec, metrics)})
+                     **M.scores(pil, rec, metrics),
+                     "latent_error": float((_cover(info["y_hat"], pil) - target).abs().mean())})
     return images, pd.DataFrame(rows)
+
+
+def _cover(latent: torch.Tensor, image: Image.Image) -> torch.Tensor:
+    """The latent pixels of a 1xCxhxw tensor that cover ``image`` (float32, on the CPU)."""
+    hh, ww = latent_size(image.height, image.width)
+    return latent[..., :hh, :ww].float().cpu()
 
 
 @torch.no_grad()
@@ -191,4 +202,48 @@ def one_step_summary(table: pd.DataFrame, metric: str = "psnr") -> str:
     lines.append(f"Of the one-step decode's {one['decode_s']:.3f} s (one timing, not averaged), the DiT took {one['dit_s']:.3f} s "
                  f"({one['dit_s'] / one['decode_s']:.0%}), the decoder {one['decoder_s']:.3f} s "
                  f"({one['decoder_s'] / one['decode_s']:.0%}), entropy decoding {one['entropy_s']:.3f} s.")
+    return "\n".join(lines)
+
+
+def decode_scores(table: pd.DataFrame, metric: str = "psnr") -> dict[str, float]:
+    """``{"DiT-IC K=1": value, ..., "base K=20": value}``: one ``metric`` per decode of a
+    :func:`compare_steps` table (one image), named for an exercise's prediction
+    (``exercises.check_largest``). Used by notebook ``03_one_step_vs_multi_step``."""
+    return {f"{'DiT-IC' if method.startswith('DiT-IC') else 'base'} K={int(k)}": float(v)
+            for method, k, v in zip(table["method"], table["steps"], table[metric])}
+
+
+def step_drift_summary(table: pd.DataFrame, metric: str = "psnr", min_change: float = 0.1) -> str:
+    """Why more steps of the adapted flow do not help, read off a :func:`step_sweep` table: how
+    ``metric`` and ``latent_error`` (the distance of the decoded latent from the encoder's latent
+    ``E(x)``) change from the fewest to the most steps, then the explanation that fits those
+    numbers (a change below ``min_change`` counts as none). Explained in notebook
+    ``03_one_step_vs_multi_step``.
+    """
+    adapted = table[table["method"].str.startswith("DiT-IC")].set_index("steps").sort_index()
+    if len(adapted) < 2:
+        return "Only one step count was measured: nothing to compare."
+    first, last = adapted.iloc[0], adapted.iloc[-1]
+    k1, k2 = int(adapted.index[0]), int(adapted.index[-1])
+    change, drift = last[metric] - first[metric], last["latent_error"] - first["latent_error"]
+    unit = " dB" if metric == "psnr" else ""
+    lines = [f"From K={k1} to K={k2} steps, {metric} changes by {change:+.3f}{unit}, and the latent the decoder "
+             f"receives moves {'further from' if drift > 0 else 'closer to'} the encoder's latent E(x) "
+             f"(mean |E(x) - y_hat| {first['latent_error']:.4f} -> {last['latent_error']:.4f})."]
+    trained_for_one = ("The adapted DiT was trained for exactly one step, from the decoded mean at the fixed "
+                       "timestep. With K steps each call moves only part of the way, and the later calls "
+                       "run at lower timesteps and from points the training never showed it, so their errors add up "
+                       "instead of cancelling.")
+    if change <= -min_change and drift > 0:
+        lines.append(f"Why it falls. {trained_for_one} The latent drifts away from E(x), and the picture loses "
+                     "fidelity with it. A flow trained for one step is not a better sampler with more steps.")
+    elif change <= -min_change:
+        lines.append(f"It falls although the mean distance to E(x) does not grow: the error moved to where it "
+                     f"costs more {metric}. {trained_for_one}")
+    elif change >= min_change:
+        lines.append(f"Here more steps help: the one-step training leaves room that the extra calls use "
+                     f"({k2} DiT calls instead of {k1}).")
+    else:
+        lines.append(f"More steps change {metric} by less than {min_change:g}{unit}: they cost {k2} DiT calls "
+                     f"instead of {k1} and buy nothing worth claiming.")
     return "\n".join(lines)
