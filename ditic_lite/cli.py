@@ -105,55 +105,123 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_path(path: str, rate: int, several: bool) -> Path:
-    """``path`` itself for one rate point; ``<stem>_rate<r><suffix>`` beside it for several."""
-    p = Path(path)
-    return p.with_name(f"{p.stem}_rate{rate}{p.suffix}") if several else p
+DEMO_TOP_BPP = 0.1
+"""The demo refines the quantisation step of the highest rate point until about this rate (where
+the paper's curves end and the tiny model is at its best)."""
+DEMO_QUANT_STEPS = (0.5, 0.25, 0.125, 0.0625)
+"""The finer quantisation steps the demo tries, in order, at the highest rate point."""
+
+
+def _demo_file(base: Path, rate: int, quant_step: float, several: bool) -> Path:
+    """``base`` itself for one point; ``<stem>_rate<r>[_q<step>]<suffix>`` beside it for several."""
+    if not several:
+        return base
+    step = "" if quant_step == 1.0 else f"_q{quant_step:g}"
+    return base.with_name(f"{base.stem}_rate{rate}{step}{base.suffix}")
+
+
+def _parse_zoom(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        x, y, size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--zoom takes X,Y,SIZE in pixels (e.g. 480,130,96), got {text!r}") from None
+    return x, y, size
+
+
+def _check_zoom(box: tuple[int, int, int], width: int, height: int) -> None:
+    x, y, size = box
+    if size < 1 or x < 0 or y < 0 or x + size > width or y + size > height:
+        raise ValueError(f"--zoom {x},{y},{size} is not a square inside the {width}x{height} photo")
+
+
+def demo_points(image, model: str, rate: int | None = None, bitstream: Path | None = None):
+    """The demo's rate ladder as real files: the lowest and highest rate points of ``model``,
+    then the highest at finer quantisation steps (:data:`DEMO_QUANT_STEPS`) until about
+    :data:`DEMO_TOP_BPP`; with ``rate`` that one point. Returns ``(label, path, bytes, codec)``
+    per point, fewest bytes first; each file is written, then read back (what is decoded is
+    what the file holds)."""
+    from .metrics import bits_per_pixel
+    from .zoo import available_rates, load
+
+    rates = available_rates(model) if rate is None else [rate]
+    ladder = [(r, 1.0) for r in dict.fromkeys([rates[0], rates[-1]])]
+    points, codecs = [], {}
+    for i, (r, step) in enumerate(ladder + [(rates[-1], q) for q in (DEMO_QUANT_STEPS if rate is None else ())]):
+        codec = codecs[r] if r in codecs else codecs.setdefault(r, load(model, rate=r))
+        path = _demo_file(bitstream, r, step, several=rate is None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(codec.compress(image, quant_step=step))
+        data = path.read_bytes()
+        label = f"rate {r}" + ("" if step == 1.0 else f", q {step:g}")
+        points.append((label, path, data, codec))
+        if i >= len(ladder) - 1 and bits_per_pixel(len(data), image.height, image.width) >= 0.9 * DEMO_TOP_BPP:
+            break
+    return points
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: code a sample photo at every rate point (real files), decode each,
-    and save the original, the reconstructions, a classical codec in no more bytes and zoomed crops."""
+    """The README's main job: code a photo (sample name, file or URL) into real files across the
+    tiny model's rate range, decode each, and save a figure: the original, magnified crops of
+    the subject at every rate and a classical codec in no more bytes, with what to look for."""
     import matplotlib
 
     matplotlib.use("Agg")  # the figure goes to a file: no window, whatever display there is
     from .baselines import pillow_codec
     from .images import load_image
     from .metrics import bits_per_pixel, ms_ssim, psnr
-    from .teaching.quickstart import zoom_box
-    from .viz import side_by_side
-    from .zoo import available_rates, load
+    from .notebook import figure_path, photo_label, photo_path, result_path
+    from .teaching.common import subject_box
+    from .viz import zoom_rows
 
-    image = load_image(args.input)
-    rates = available_rates(args.model) if args.rate is None else [args.rate]
-    images, titles, lines, written = [image], ["original"], [], []
+    photo = photo_path(args.input)
+    label = photo_label(args.input)
+    image = load_image(photo, max_side=_max_side(args))
+    zoom = _parse_zoom(args.zoom)
+    if zoom is not None:
+        _check_zoom(zoom, image.width, image.height)
+        box, what = zoom, f"the square you chose (--zoom {args.zoom})"
+    else:
+        box, what = subject_box(image, photo, size=min(128, image.width, image.height))
+    bitstream = Path(args.bitstream) if args.bitstream else result_path(f"demo_{label}.ditic")
+    figure = Path(args.figure) if args.figure else figure_path(
+        "demo_side_by_side.png" if args.input == DEMO_PHOTO else f"demo_{label}.png")
 
-    def show(label: str, data: bytes, rec) -> None:
+    lines, measured = [], []
+
+    def panel(name: str, data: bytes, rec) -> tuple[str, object]:
         bpp = bits_per_pixel(len(data), image.height, image.width)
-        quality = f"PSNR {psnr(image, rec):.2f} dB, MS-SSIM {ms_ssim(image, rec):.3f}"
-        images.append(rec)
-        titles.append(f"{label}\n{len(data)} bytes, {bpp:.3f} bpp\n{quality}")
-        lines.append(f"{label}: {len(data)} bytes, {bpp:.3f} bpp, {quality}")
+        quality = psnr(image, rec)
+        measured.append((bpp, quality))
+        lines.append(f"{name}: {len(data)} bytes, {bpp:.3f} bpp, PSNR {quality:.2f} dB, MS-SSIM {ms_ssim(image, rec):.3f}")
+        return f"{name}\n{len(data)} B, {bpp:.3f} bpp\nPSNR {quality:.1f} dB", rec
 
-    for rate in rates:
-        codec = load(args.model, rate=rate)
-        path = _demo_path(args.bitstream, rate, several=len(rates) > 1)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(codec.compress(image))
-        data = path.read_bytes()  # decode what the file holds
-        written.append(str(path))
-        show(f"DiT-IC {args.model} rate {rate} (1 step)", data, codec.decompress(data))
+    points = demo_points(image, args.model, args.rate, bitstream)
+    rows = {f"DiT-IC {args.model}, 1 step": [panel(name, data, codec.decompress(data)) for name, _, data, codec in points]}
+    beside = []
     if args.baseline != "none":  # the same photo from a classical codec, in at most as many bytes
-        baseline, budget = pillow_codec(args.baseline), len(data)  # the last (largest) rate point
+        baseline, budget = pillow_codec(args.baseline), max(len(data) for _, _, data, _ in points)
         data, _ = baseline.at_bpp(image, bits_per_pixel(budget, image.height, image.width))
         fits = "same bytes or fewer" if len(data) <= budget else "its smallest file"
-        show(f"{args.baseline} ({fits})", data, baseline.decode(data))
-    title = f"{args.model} DiT-IC on {Path(args.input).name}" + (": every rate point" if len(rates) > 1 else "")
-    box = zoom_box(image, min(128, image.width, image.height))
-    side_by_side(images, titles, title, args.figure, crop=box, ncols=len(images))
+        beside.append(panel(f"{args.baseline} ({fits})", data, baseline.decode(data)))
+    span = (f"; rate {measured[0][0]:.3f} to {measured[len(points) - 1][0]:.3f} bpp, PSNR {measured[0][1]:.1f} to "
+            f"{measured[len(points) - 1][1]:.1f} dB" if len(points) > 1 else "")
+    caption = (f"Look at {what}. Left to right: more bytes (q < 1: a finer quantisation step of y at the highest "
+               f"rate point){span}.")
+    title = f"{args.model} DiT-IC on {photo.name}: magnified crops of the yellow square"
+    fig = zoom_rows(image, rows, box, title, caption, beside=beside)
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    from .viz import figure_bytes
+
+    figure.write_bytes(figure_bytes(fig, figure.suffix.lower().lstrip(".") or "png", dpi=110))
     print("\n".join(lines))
-    print(f"wrote {', '.join(written)} and {args.figure}")
+    print(f"wrote {', '.join(str(p) for _, p, _, _ in points)} and {figure}")
     return 0
+
+
+DEMO_PHOTO = "kite"
+"""The demo's photo when none is given (a sample name: ``notebook.photo_path``)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -182,15 +250,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("input")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("demo", help="code a photo at every rate point, write a side-by-side figure with zooms")
-    p.add_argument("input", nargs="?", default=str(Path("data") / "samples" / "kite.png"))
+    p = sub.add_parser("demo", help="code a photo across the rate range, write a figure of zoomed crops")
+    p.add_argument("input", nargs="?", default=DEMO_PHOTO,
+                   help="a sample name (kite, balloons, ladybird), a photo file or an http(s) URL (default: %(default)s)")
     p.add_argument("--model", default="tiny", help=f"{' or '.join(names(TINY))} (default: %(default)s)")
-    p.add_argument("--rate", type=int, default=None, help="one rate point (default: all shipped ones)")
+    p.add_argument("--rate", type=int, default=None,
+                   help="one rate point (default: the lowest and highest, then finer quantisation steps to ~0.1 bpp)")
+    p.add_argument("--zoom", default=None, metavar="X,Y,SIZE",
+                   help="the square to magnify, in pixels (default: the sample's subject, else the most textured square)")
     p.add_argument("--baseline", default="webp-ds", choices=[*(n for n in names(PILLOW) if n.endswith("-ds")), "none"],
                    help="classical codec shown in at most the bytes of the largest file (default: %(default)s)")
-    p.add_argument("--bitstream", default=str(Path("figures") / "demo.ditic"),
-                   help="file written (with several rate points: demo_rate<r>.ditic beside it)")
-    p.add_argument("--figure", default=str(Path("figures") / "demo_side_by_side.png"))
+    p.add_argument("--bitstream", default=None,
+                   help="file written (default results/demo_<photo>.ditic; with several points "
+                        "<stem>_rate<r>[_q<step>].ditic beside it)")
+    p.add_argument("--figure", default=None,
+                   help="figure written (default figures/demo_side_by_side.png for the kite, else figures/demo_<photo>.png)")
+    _add_max_side(p)
     p.set_defaults(func=_cmd_demo)
 
     if command in sub.choices:  # a built-in command: no other module is needed

@@ -64,6 +64,55 @@ def side_by_side(
     return fig
 
 
+def zoom_rows(original: Image.Image, rows: Mapping[str, Sequence[tuple[str, Image.Image]]],
+              box: tuple[int, int, int], title: str = "", caption: str = "",
+              beside: Sequence[tuple[str, Image.Image]] = (), col_width: float = 1.75) -> plt.Figure:
+    """Magnified crops of one square of a photo. Top: the original with the square drawn on it,
+    the square magnified, then ``beside`` (``(panel title, image)``, e.g. a classical codec in
+    the same bytes); below, one row of crops per entry of ``rows`` (``label -> [(panel title,
+    image), ...]``, e.g. one decoder at several rates; a second decoder is one more row); then
+    ``caption`` (what to look for). Crops are drawn pixel for pixel (no smoothing), so the
+    artefacts shown are the codec's. Used by ``ditic-lite demo``.
+    """
+    x, y, s = box
+    widest = max([len(panels) for panels in rows.values()] + [0])
+    span = max(2, (widest + 1) // 2)
+    ncols = max(widest, span + 1 + len(beside))
+    top = span * col_width * original.height / original.width + 0.45
+    row_height = col_width + 0.6  # the crop and its three-line title
+    lines = textwrap.wrap(caption, width=int(ncols * col_width * 15)) if caption else []
+    text_height = 0.17 * len(lines) + 0.1
+    fig = plt.figure(figsize=(ncols * col_width, top + len(rows) * row_height + text_height + 0.35))
+    grid = fig.add_gridspec(1 + len(rows), ncols, height_ratios=[top] + [row_height] * len(rows))
+
+    def crop_panel(cell, panel_title: str, image: Image.Image) -> plt.Axes:
+        ax = fig.add_subplot(cell)
+        ax.imshow(image.crop((x, y, x + s, y + s)), interpolation="nearest")
+        ax.set_title(panel_title, fontsize=7.5)
+        return ax
+
+    full = fig.add_subplot(grid[0, :span])
+    full.imshow(original)
+    full.add_patch(plt.Rectangle((x, y), s, s, fill=False, color="yellow", lw=1.5))
+    full.set_title(f"original, {original.width}x{original.height} px", fontsize=9)
+    crop_panel(grid[0, span], f"original\n{s}x{s} px square", original)
+    for c, (panel_title, image) in enumerate(beside):
+        crop_panel(grid[0, span + 1 + c], panel_title, image)
+    for r, (label, panels) in enumerate(rows.items()):
+        for c, (panel_title, image) in enumerate(panels):
+            ax = crop_panel(grid[1 + r, c], panel_title, image)
+            if c == 0:
+                ax.text(-0.06, 0.5, label, transform=ax.transAxes, rotation=90, ha="right", va="center", fontsize=8.5)
+    for ax in fig.axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10.5)
+    fig.tight_layout(rect=(0, text_height / fig.get_figheight(), 1, 1))
+    if lines:
+        fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8.5)
+    return fig
+
+
 def latent_heatmap(ax: plt.Axes, values: np.ndarray, title: str, cmap: str = "magma",
                    vmin: float | None = None, vmax: float | None = None) -> None:
     """Draw a 2-D map (e.g. channel-mean std or pseudo-timestep) with a colour bar.

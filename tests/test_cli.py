@@ -77,9 +77,13 @@ def test_a_command_loads_only_the_module_it_needs():
     assert commands(build_parser()) == commands(build_parser("typo")) == builtin | set(COMMAND_MODULES)
 
 
-def test_demo_codes_every_rate_point_and_a_baseline_in_no_more_bytes(tmp_path, sample_paths, capsys):
+def test_demo_spans_the_rate_range_to_about_0_1_bpp_with_a_baseline_in_no_more_bytes(tmp_path, sample_paths, capsys):
+    """The lowest and highest rate points, then the highest at finer quantisation steps until
+    about 0.1 bpp: each a real file whose bytes are the ones printed, fewest first; WebP on a
+    downscaled copy in no more bytes than the largest; a full-colour figure."""
     from PIL import Image
 
+    from ditic_lite.cli import DEMO_QUANT_STEPS, DEMO_TOP_BPP
     from ditic_lite.zoo import available_rates
 
     src = tmp_path / "crop.png"
@@ -88,15 +92,65 @@ def test_demo_codes_every_rate_point_and_a_baseline_in_no_more_bytes(tmp_path, s
     assert main(["demo", str(src), "--figure", str(figure), "--bitstream", str(bits)]) == 0
     lines = capsys.readouterr().out.splitlines()
     rates = available_rates("tiny")
-    printed = [int(re.search(r": (\d+) bytes", line).group(1)) for line in lines[:len(rates) + 1]]
-    files = [tmp_path / f"demo_rate{r}.ditic" for r in rates]
-    assert printed[:-1] == [f.stat().st_size for f in files]  # the bytes shown are the files written
-    assert printed[:-1] == sorted(printed[:-1]) and len(set(printed[:-1])) == len(rates)
-    assert lines[len(rates)].startswith("webp-ds (same bytes or fewer)") and printed[-1] <= printed[-2]
-    assert figure.stat().st_size > 10_000
+    coded = [line for line in lines if line.startswith("rate ")]
+    labels = [line.split(":")[0] for line in coded]
+    assert labels[:2] == [f"rate {rates[0]}", f"rate {rates[-1]}"]
+    assert labels[2:] == [f"rate {rates[-1]}, q {q:g}" for q in DEMO_QUANT_STEPS[:len(labels) - 2]]
+    printed = [int(re.search(r": (\d+) bytes", line).group(1)) for line in coded]
+    files = [bits.with_name(f"demo_rate{rates[0]}.ditic"), bits.with_name(f"demo_rate{rates[-1]}.ditic")]
+    files += [bits.with_name(f"demo_rate{rates[-1]}_q{q:g}.ditic") for q in DEMO_QUANT_STEPS[:len(labels) - 2]]
+    assert printed == [f.stat().st_size for f in files]  # the bytes shown are the files written
+    assert printed == sorted(printed) and len(set(printed)) == len(printed)
+    bpp = [float(re.search(r"([\d.]+) bpp", line).group(1)) for line in coded]
+    assert bpp[-1] >= 0.9 * DEMO_TOP_BPP or len(labels) == 2 + len(DEMO_QUANT_STEPS)  # reached ~0.1 bpp
+    assert all(b < 0.9 * DEMO_TOP_BPP for b in bpp[1:-1])  # and stopped there
+    [baseline] = [line for line in lines if line.startswith("webp-ds")]
+    assert baseline.startswith("webp-ds (same bytes or fewer)")
+    assert int(re.search(r": (\d+) bytes", baseline).group(1)) <= printed[-1]
+    saved = Image.open(figure)
+    assert saved.mode == "RGB" and len(saved.getcolors(maxcolors=1 << 24)) > 1000  # no palette
     assert main(["decompress", str(files[-1]), str(tmp_path / "r.png")]) == 0
 
-    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--figure", str(figure),
-                 "--bitstream", str(bits)]) == 0
+
+def test_demo_one_rate_point_default_paths_and_a_chosen_zoom(tmp_path, sample_paths, capsys, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("DITIC_FIGURES", str(tmp_path / "figs"))
+    monkeypatch.setenv("DITIC_RESULTS", str(tmp_path / "results"))
+    src = tmp_path / "My Photo.jpg"
+    Image.open(sample_paths[0]).crop((0, 0, 256, 192)).save(src, quality=95)
+    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--zoom", "10,20,64"]) == 0
     out = capsys.readouterr().out
-    assert out.count(" bytes, ") == 1 and "rate 1" in out and bits.exists()
+    assert out.count(" bytes, ") == 1 and out.startswith("rate 1: ")
+    assert (tmp_path / "results" / "demo_My_Photo.ditic").exists() and (tmp_path / "figs" / "demo_My_Photo.png").exists()
+    assert not list(tmp_path.glob("*.ditic"))  # nothing beside the photo
+
+
+def test_subject_box_of_the_kite_and_of_any_photo(sample_paths):
+    from ditic_lite.images import load_image
+    from ditic_lite.teaching import SUBJECTS, subject_box, zoom_box
+
+    kite = load_image(next(p for p in sample_paths if p.stem == "kite"))
+    (x, y, size), words = subject_box(kite, "kite")
+    assert (x, y, size) == SUBJECTS["kite"][0] and "kite" in words
+    assert x <= 503 and y <= 163 and x + size >= 557 and y + size >= 208  # the kite's extent in the photo
+    crop = kite.crop((0, 0, 400, 300))
+    box, words = subject_box(crop, None)
+    assert box == zoom_box(crop, 128) and "most textured" in words
+
+
+def test_demo_errors_are_one_line_exit_2(tmp_path):
+    not_image = tmp_path / "x.jpg"
+    not_image.write_text("hello")
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 48)).save(photo)
+    for args, message in ((["demo", str(not_image)], "not a readable image"),
+                          (["demo", str(tmp_path / "missing.jpg")], "no photo"),
+                          (["demo", str(photo), "--zoom", "40,40,32"], "not a square inside the 64x48 photo"),
+                          (["demo", str(photo), "--zoom", "a,b"], "--zoom takes X,Y,SIZE")):
+        proc = subprocess.run([sys.executable, "-m", "ditic_lite.cli", *args], capture_output=True, text=True)
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (
+            args, proc.stderr)

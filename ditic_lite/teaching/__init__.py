@@ -23,7 +23,7 @@ from .alignment import (
     condition_ablation, decode_with_tokens, distillation_table, encoder_latent, retrieval_table,
     sample_captions,
 )
-from .common import LATENT_FACTOR
+from .common import LATENT_FACTOR, SUBJECTS, subject_box
 from .official_tier import cached_official_checkpoints, decode_timing, reproduce_points, synthetic_photo
 from .quickstart import describe_codec, pipeline_shapes, zoom_box
 from .rate_curves import (
@@ -47,7 +47,7 @@ from .variance import (
 
 __all__ = [
     # 01
-    "describe_codec", "pipeline_shapes", "zoom_box",
+    "SUBJECTS", "describe_codec", "pipeline_shapes", "subject_box", "zoom_box",
     # 02
     "LATENT_FACTOR", "correlations", "latent_map", "sigma_texture_table", "texture_correlations",
     "texture_map", "timestep_ablation",

@@ -11,7 +11,7 @@ import torch
 from ..codec import Codec
 from ..determinism import deterministic_threads
 from ..images import ImageLike, pad_to_multiple, to_tensor
-from .common import gradient_magnitude
+from .common import zoom_box  # noqa: F401  (defined beside the subject boxes; dl.teaching.zoom_box)
 
 
 @torch.no_grad()
@@ -75,22 +75,3 @@ def describe_codec(codec: Codec) -> str:
         parts.append(f"model card (validation set): {val['bpp']:.4f} bpp, PSNR {val['psnr']:.2f} dB, "
                      f"MS-SSIM {val['ms_ssim']:.4f}")
     return "; ".join(parts)
-
-
-def zoom_box(image: ImageLike, size: int = 128) -> tuple[int, int, int]:
-    """``(x, y, size)`` of the most textured ``size`` x ``size`` square (mean gradient magnitude),
-    on a grid of half-overlapping squares: where compression artefacts show first.
-
-    Explained in notebook ``01_quickstart``.
-    """
-    tex = gradient_magnitude(to_tensor(image))
-    h, w = tex.shape
-    size = min(size, h, w)
-    stride = max(size // 2, 1)
-    best, best_xy = -1.0, (0, 0)
-    for top in range(0, h - size + 1, stride):
-        for left in range(0, w - size + 1, stride):
-            v = float(tex[top:top + size, left:left + size].mean())
-            if v > best:
-                best, best_xy = v, (left, top)
-    return best_xy[0], best_xy[1], size
