@@ -23,6 +23,10 @@ from .plots import (histograms, main_table_chart, power_spectra, quant_step_char
                     rd_with_reference, scatter, steps_chart, timing_bars)
 
 
+FIGURE_WIDTH = 11.0
+"""Widest picture figure, in inches: about the README's width at the gallery's 90 dpi."""
+
+
 def side_by_side(
     images: Sequence[Image.Image],
     titles: Sequence[str],
@@ -32,21 +36,25 @@ def side_by_side(
     ncols: int = 5,
 ) -> plt.Figure:
     """Images in rows of at most ``ncols`` (and, with ``crop=(x, y, size)``, a zoomed crop of
-    each below its image, the crop's square drawn on the full image).
+    each below its image, the crop's square drawn on the full image). The figure is at most
+    :data:`FIGURE_WIDTH` inches wide, so its labels stay readable at README width: more
+    columns make smaller panels, not smaller text.
 
-    Used by ``ditic-lite demo`` and notebook ``01_quickstart``.
+    Used by notebooks ``01_quickstart`` to ``06_alignment_mechanisms``.
     """
     n = len(images)
     ncols = max(1, min(ncols, n))
     groups = -(-n // ncols)
     per = 2 if crop else 1
     w, h = images[0].size
-    fig, axes = plt.subplots(groups * per, ncols, figsize=(3.6 * ncols, groups * per * (3.6 * h / w + 0.5)),
-                             squeeze=False)
+    panel = min(3.6, FIGURE_WIDTH / ncols)
+    title_lines = max(str(t).count("\n") + 1 for t in titles) if titles else 1
+    row_height = panel * h / w + 0.18 * title_lines + 0.15
+    fig, axes = plt.subplots(groups * per, ncols, figsize=(panel * ncols, groups * per * row_height), squeeze=False)
     for i, (im, title) in enumerate(zip(images, titles)):
         row, col = per * (i // ncols), i % ncols
         axes[row, col].imshow(im)
-        axes[row, col].set_title(title, fontsize=10)
+        axes[row, col].set_title(title, fontsize=9)
         if crop:
             x, y, s = crop
             axes[row, col].add_patch(plt.Rectangle((x, y), s, s, fill=False, color="yellow", lw=1.5))
@@ -64,17 +72,21 @@ def side_by_side(
     return fig
 
 
-def zoom_rows(original: Image.Image, rows: Mapping[str, Sequence[tuple[str, Image.Image]]],
+def zoom_rows(original: Image.Image,
+              rows: Mapping[str, Sequence[tuple[str, Image.Image]] | Mapping[str, Image.Image]],
               box: tuple[int, int, int], title: str = "", caption: str = "",
               beside: Sequence[tuple[str, Image.Image]] = (), col_width: float = 1.75) -> plt.Figure:
     """Magnified crops of one square of a photo. Top: the original with the square drawn on it,
     the square magnified, then ``beside`` (``(panel title, image)``, e.g. a classical codec in
     the same bytes); below, one row of crops per entry of ``rows`` (``label -> [(panel title,
-    image), ...]``, e.g. one decoder at several rates; a second decoder is one more row); then
-    ``caption`` (what to look for). Crops are drawn pixel for pixel (no smoothing), so the
-    artefacts shown are the codec's. Used by ``ditic-lite demo``.
+    image), ...]`` or ``{panel title: image}``, e.g. one decoder at several rates; a second
+    decoder is one more row); then ``caption`` (what to look for). Crops are drawn pixel for
+    pixel (no smoothing), so the artefacts shown are the codec's. Used by ``ditic-lite demo``
+    and notebook ``04_bitrate_slider`` (one photo at every rate point).
     """
     x, y, s = box
+    rows = {label: list(panels.items()) if isinstance(panels, Mapping) else list(panels)
+            for label, panels in rows.items()}
     widest = max([len(panels) for panels in rows.values()] + [0])
     span = max(2, (widest + 1) // 2)
     ncols = max(widest, span + 1 + len(beside))
@@ -110,6 +122,28 @@ def zoom_rows(original: Image.Image, rows: Mapping[str, Sequence[tuple[str, Imag
     fig.tight_layout(rect=(0, text_height / fig.get_figheight(), 1, 1))
     if lines:
         fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8.5)
+    return fig
+
+
+def rate_strip(original: Image.Image, panels: Mapping[str, Image.Image], box: tuple[int, int, int],
+               title: str = "", panel_width: float = 2.0) -> plt.Figure:
+    """One photo at several rates, compact enough to read as a README thumbnail: one row of
+    magnified crops of the square ``box = (x, y, size)``, the original's first, then one per entry
+    of ``panels`` (label, e.g. ``"rate 0\\n0.008 bpp, 29.0 dB"`` -> reconstruction), drawn pixel for
+    pixel. Use at most about six panels. Used by notebook ``04_bitrate_slider``.
+    """
+    x, y, s = box
+    items = [(f"original\n({s}x{s} px crop)", original), *panels.items()]
+    lines = max(str(label).count("\n") + 1 for label, _ in items)
+    fig, axes = plt.subplots(1, len(items), figsize=(panel_width * len(items), panel_width + 0.22 * lines + 0.5),
+                             squeeze=False)
+    for ax, (label, image) in zip(axes[0], items):
+        ax.imshow(image.crop((x, y, x + s, y + s)), interpolation="nearest")
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     return fig
 
 

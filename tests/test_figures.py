@@ -275,3 +275,39 @@ def test_save_lowers_the_resolution_not_the_colours_to_fit(monkeypatch, tmp_path
     assert f"dpi to stay under {budget / 1000:.0f} kB" in capsys.readouterr().out
     with pytest.raises(ValueError, match="saved as .png, .jpg or .webp"):
         viz.save(fig, "figure.gif")
+
+
+# ------------------------------------------------------------------------------ viz: zoomed crops
+def test_side_by_side_stays_readable_at_readme_width():
+    """More panels make narrower panels, never a wider figure (labels keep their size)."""
+    images = [_image(i, 96, 64) for i in range(5)]
+    fig = viz.side_by_side(images, list("abcde"), crop=(8, 8, 32))
+    assert fig.get_figwidth() <= viz.FIGURE_WIDTH
+    assert all(ax.title.get_fontsize() >= 9 for ax in fig.axes if ax.get_title())
+
+
+def test_zoom_rows_original_beside_rows_and_caption():
+    original = _image(0, 96, 64)
+    rows = {"decoder A": [("r0", _image(1, 96, 64)), ("r1", _image(2, 96, 64))], "decoder B": {"r0": _image(3, 96, 64)}}
+    fig = viz.zoom_rows(original, rows, (10, 20, 32), title="T", caption="Look at the square.",
+                        beside=[("webp", _image(4, 96, 64))])
+    full, *crops = fig.axes
+    assert np.array_equal(_shown(full), np.asarray(original))
+    [box] = full.patches
+    assert box.get_xy() == (10, 20) and box.get_width() == 32
+    expected = [original, _image(4, 96, 64), _image(1, 96, 64), _image(2, 96, 64), _image(3, 96, 64)]
+    assert [ax.get_title() for ax in crops] == ["original\n32x32 px square", "webp", "r0", "r1", "r0"]
+    for ax, im in zip(crops, expected):
+        assert np.array_equal(_shown(ax), np.asarray(im.crop((10, 20, 42, 52))))
+    labels = {t.get_text() for ax in crops for t in ax.texts}
+    assert labels == {"decoder A", "decoder B"}
+    assert fig._suptitle.get_text() == "T" and any(t.get_text() == "Look at the square." for t in fig.texts)
+
+
+def test_rate_strip_one_row_of_crops_original_first():
+    original, recs = _image(0), {"rate 0\n0.01 bpp, 20.0 dB": _image(1), "rate 1\n0.02 bpp, 22.0 dB": _image(2)}
+    fig = viz.rate_strip(original, recs, (4, 6, 24), title="T")
+    assert [ax.get_title() for ax in fig.axes] == ["original\n(24x24 px crop)", *recs]
+    for ax, im in zip(fig.axes, [original, *recs.values()]):
+        assert np.array_equal(_shown(ax), np.asarray(im.crop((4, 6, 28, 30))))
+    assert fig.get_figwidth() <= viz.FIGURE_WIDTH
