@@ -56,6 +56,9 @@ PLAIN_UNITS = {" SD": " standard deviations of the map"}
 """How :func:`takeaway` spells a unit for a student (others as they are)."""
 PLAIN_METRICS = {"psnr": "PSNR, pixel fidelity", "ms_ssim": "MS-SSIM, structural similarity"}
 """A measure's name in a plain question (:attr:`Verdict.plain`)."""
+ANCHOR_NAMES = {"mse": "the same codec with a plain decoder (the MSE baseline)",
+                "webp-ds": "WebP on a downscaled copy", "webp": "WebP", "jpeg": "JPEG"}
+"""An anchor codec of notebook 05 in a plain question."""
 
 
 @dataclass(frozen=True)
@@ -453,12 +456,18 @@ def rd_claims(results: pd.DataFrame, test: str = "tiny", anchors: Sequence[str] 
         if "detail" in results:
             d = equal_rate_differences(results, test, anchor, "detail", transform=lambda v: -detail_error(v))
             out.append(better(f"DiT-IC ({test}) keeps fine detail closer to the original than {anchor} at equal rate "
-                              "(detail error |log2 retention|, lower is better)", d, MARGINS["detail"], "", notebook))
+                              "(detail error |log2 retention|, lower is better)", d, MARGINS["detail"], "", notebook,
+                              plain=f"At the same file size, does DiT-IC ({test}) keep the fine detail of the photos "
+                                    f"(structures 2-8 pixels wide) closer to the original's than "
+                                    f"{ANCHOR_NAMES.get(anchor, anchor)} (gain in detail error)?"))
         for m in ("lpips", "dists"):
             if m in results and results[m].notna().any():
                 d = equal_rate_differences(results, test, anchor, m, transform=lambda v: -v)
                 out.append(better(f"DiT-IC ({test}) has lower {m.upper()} than {anchor} at equal rate", d, MARGINS[m], "",
-                                  notebook, digits=4))
+                                  notebook, digits=4,
+                                  plain=f"At the same file size, does DiT-IC ({test}) look closer to the original than "
+                                        f"{ANCHOR_NAMES.get(anchor, anchor)} to a deep-feature measure ({m.upper()}, "
+                                        "gain in distance)?"))
     return out
 
 
@@ -471,19 +480,26 @@ def alignment_claims(distill: pd.DataFrame, condition: pd.DataFrame, retrieval: 
     before = [c for c in cos.columns if c.startswith("y_tilde")][0]
     after = [c for c in cos.columns if c.startswith("y_hat")][0]
     out = [better("the one-step output is closer to the encoder's latent E(x) than the decoded mean "
-                  "(what self-distillation trains for)", cos[after] - cos[before], MARGINS["cosine"], "", notebook)]
+                  "(what self-distillation trains for)", cos[after] - cos[before], MARGINS["cosine"], "", notebook,
+                  plain="Does the DiT's one step move the decoded latent closer to the encoder's latent of the original "
+                        "photo, as self-distillation trains it to (change in cosine similarity, 1 = same direction)?")]
     for m in ("psnr", "ms_ssim"):
         if f"{m}_latent" in condition:
             out.append(better(f"the latent condition reconstructs better than an empty condition ({m}, same bytes)",
                               condition[f"{m}_latent"] - condition[f"{m}_empty"], MARGINS[m], UNITS.get(m, ""),
-                              notebook, digits=3 if m == "psnr" else 4))
+                              notebook, digits=3 if m == "psnr" else 4,
+                              plain=f"From the same bytes, does the decoder reconstruct better with the condition made "
+                                    f"from the code than with an empty one ({PLAIN_METRICS[m]})?"))
     n = len(retrieval)
+    retrieval_plain = ("Does each photo's condition, made from its code alone, point to that photo's own caption "
+                       "rather than another's?")
     if n == 0:
         out.append(not_checked("each image's latent condition is closest to its own caption (retrieval)",
-                               "no caption embeddings in this model's condition space", notebook))
+                               "no caption embeddings in this model's condition space", notebook, plain=retrieval_plain))
         return out
     out.append(above_chance("each image's latent condition is closest to its own caption (retrieval)",
-                            int(retrieval["correct"].sum()), n, 1 / n if n else float("nan"), notebook))
+                            int(retrieval["correct"].sum()), n, 1 / n if n else float("nan"), notebook,
+                            plain=retrieval_plain))
     return out
 
 
@@ -500,20 +516,25 @@ def official_claims(points: pd.DataFrame, published: pd.Series | None, tier: str
     claim = f"the checkpoint reproduces its published Kodak PSNR{f' ({what})' if what else ''}"
     rate_claim = f"the checkpoint reproduces its published Kodak bpp{f' ({what})' if what else ''}"
     mem_claim = "a 2048x2048 image decodes within the 16 GB of a laptop GPU"
+    plain = {claim: "Does the released checkpoint give the picture quality (PSNR) the authors published for it on "
+                    "Kodak, within 0.2 dB?",
+             rate_claim: "Does it make files of the size the authors published (bits per pixel on Kodak, within 5 %)?",
+             mem_claim: "Does a 2048x2048 photo decode within the 16 GB of memory of the paper's laptop GPU?"}
     if tier != "official" or published is None:
         why = why or ("tiny tier: not the official model" if tier != "official"
                       else "unknown rank configuration of this checkpoint (set the rank parameter)")
-        return [not_checked(c, why, notebook) for c in (claim, rate_claim, mem_claim)]
+        return [not_checked(c, why, notebook, plain=plain[c]) for c in (claim, rate_claim, mem_claim)]
     per = points[points["image"] != "mean"]
     out = [matches(claim, per["psnr"].to_numpy(float) - float(published["psnr"]), 0.2, " dB", notebook,
-                   what="Kodak images", population=population),
+                   what="Kodak images", population=population, plain=plain[claim]),
            matches(rate_claim, 100 * (per["bpp"].to_numpy(float) / float(published["bpp"]) - 1), 5.0, " %", notebook,
-                   what="Kodak images", population=population, digits=1)]
+                   what="Kodak images", population=population, digits=1, plain=plain[rate_claim])]
     row = timing[timing["size"] == "2048x2048"] if timing is not None and len(timing) else pd.DataFrame()
     if row.empty or not str(row["device"].iloc[0]).startswith("cuda"):
-        out.append(not_checked(mem_claim, "no 2048x2048 decode on a GPU in this run", notebook))
+        out.append(not_checked(mem_claim, "no 2048x2048 decode on a GPU in this run", notebook, plain=plain[mem_claim]))
     else:
-        out.append(at_most(mem_claim, float(row["peak_mem_mb"].iloc[0]) / 1024, 16.0, " GB", notebook))
+        out.append(at_most(mem_claim, float(row["peak_mem_mb"].iloc[0]) / 1024, 16.0, " GB", notebook,
+                           plain=plain[mem_claim]))
     return out
 
 

@@ -194,45 +194,85 @@ def _log_bpp_axis(ax: plt.Axes) -> None:
     ax.set_xlabel("bits per pixel (log scale)")
 
 
+def _measured_panel(ax: plt.Axes, pts: pd.DataFrame, metric: str) -> None:
+    """One metric of our measurements (mean rate points, one curve per codec) on ``ax``."""
+    keys = ["codec", "steps"] if "steps" in pts else ["codec"]
+    for key, g in pts.groupby(keys, sort=False):
+        codec = key[0] if isinstance(key, tuple) else key
+        ax.plot(g["bpp"], g[metric], marker="o", label=str(codec))
+    if metric == "detail":
+        ax.axhline(1.0, color="k", lw=0.8, ls=":", label="original")
+        ax.set_yscale("log")
+    ax.set_title(f"measured here: {METRIC_LABELS.get(metric, metric)}", fontsize=9)
+    _log_bpp_axis(ax)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.grid(alpha=0.3, which="both")
+
+
+def _published_panel(ax: plt.Axes, dataset: str, metric: str, model: str = reference.PAPER_MODEL) -> None:
+    """The published DiT-IC curve of ``dataset`` for ``metric`` on ``ax`` (or a note that there is none)."""
+    published = reference.curve(dataset, model) if dataset else pd.DataFrame()
+    if metric not in published or published[metric].isna().all():
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no published {metric} curve", ha="center", va="center", fontsize=9,
+                transform=ax.transAxes, color="0.4")
+        return
+    add_reference_curves(ax, dataset, metric, (model,))
+    ax.set_title(f"published DiT-IC on {reference.dataset_name(dataset)} (Shi et al., CVPR 2026)", fontsize=8)
+    _log_bpp_axis(ax)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.grid(alpha=0.3, which="both")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
 def rd_with_reference(results: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim"),
                       dataset: str = "kodak", title: str = "") -> plt.Figure:
     """Our measurements (one curve per codec, log bpp axis) and, in a separate panel below each
     metric the paper published, the published DiT-IC curve on ``dataset``: the two are never drawn
     on the same axes. The ``detail`` ratio (best at 1, marked) has no published counterpart.
-
-    Used by notebook ``05_rate_perception_curves``.
+    Notebook 05 draws the two as separate figures instead (:func:`measured_curves`,
+    :func:`published_curves`), so that no one reads one height against the other.
     """
     pts = rate_points(results)
     metrics = [m for m in metrics if m in pts and pts[m].notna().any()]
     fig, axes = plt.subplots(2, len(metrics), figsize=(4.4 * len(metrics), 6.8), squeeze=False)
-    keys = ["codec", "steps"] if "steps" in pts else ["codec"]
-    published = reference.curve(dataset) if dataset else pd.DataFrame()
     for j, metric in enumerate(metrics):
-        ax = axes[0, j]
-        for key, g in pts.groupby(keys, sort=False):
-            codec = key[0] if isinstance(key, tuple) else key
-            ax.plot(g["bpp"], g[metric], marker="o", label=str(codec))
-        if metric == "detail":
-            ax.axhline(1.0, color="k", lw=0.8, ls=":", label="original")
-            ax.set_yscale("log")
-        ax.set_title(f"measured here: {METRIC_LABELS.get(metric, metric)}", fontsize=9)
-        _log_bpp_axis(ax)
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.grid(alpha=0.3, which="both")
-        ref = axes[1, j]
-        if metric not in published or published[metric].isna().all():
-            ref.axis("off")
-            ref.text(0.5, 0.5, f"no published {metric} curve", ha="center", va="center", fontsize=9,
-                     transform=ref.transAxes, color="0.4")
-            continue
-        add_reference_curves(ref, dataset, metric)
-        ref.set_title(f"published DiT-IC on {reference.dataset_name(dataset)} (Shi et al., CVPR 2026)", fontsize=8)
-        _log_bpp_axis(ref)
-        ref.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ref.grid(alpha=0.3, which="both")
-        if ref.get_legend_handles_labels()[0]:
-            ref.legend(fontsize=8)
+        _measured_panel(axes[0, j], pts, metric)
+        _published_panel(axes[1, j], dataset, metric)
     axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def measured_curves(results: pd.DataFrame, metrics: Sequence[str] = ("psnr", "ms_ssim"), title: str = "") -> plt.Figure:
+    """Our measurements alone: one panel per metric, one curve per codec (mean rate points of a
+    per-image table), log bpp axis; ``detail`` on a log axis with the original's 1 marked.
+    Used by notebook ``05_rate_perception_curves``."""
+    pts = rate_points(results)
+    metrics = [m for m in metrics if m in pts and pts[m].notna().any()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        _measured_panel(ax, pts, metric)
+    axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def published_curves(dataset: str = "kodak", metrics: Sequence[str] = ("psnr", "ms_ssim"),
+                     model: str = reference.PAPER_MODEL, title: str = "") -> plt.Figure:
+    """The paper's published DiT-IC curve on ``dataset`` alone (reference data), one panel per
+    metric it published. Used by notebook ``05_rate_perception_curves``, apart from the measured
+    curves: different photos and a different model size."""
+    published = reference.curve(dataset, model)
+    metrics = [m for m in metrics if m in published and published[m].notna().any()]
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4.4 * max(1, len(metrics)), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics or ["psnr"]):
+        _published_panel(ax, dataset, metric, model)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -951,250 +951,434 @@ sweep.pivot_table(index=["model", "rate", "quant_step"], values=["bytes", "bpp",
 ]
 
 # ============================================================================ 05 curves
-NB05 = header("05_rate_perception_curves", "05 · Rate–distortion–perception curves", """
-How many bits for how much quality? We code the sample photos with the kit's models (DiT-IC tiny,
-MSE baseline) and with JPEG and WebP (also on a downscaled copy, to reach the same low rates),
-measure real file sizes and quality, draw the curves and
-compute Bjøntegaard deltas. The paper's published DiT-IC curve on Kodak is drawn beside ours as
-**reference data**: different images, different model size, never mixed with our measurements.
+NB05 = header("05_rate_perception_curves", "05 · Rate–distortion–perception curves: how many bits for how much quality?", """
+Every codec trades bits for quality. This notebook codes photos with the kit's DiT-IC, with the same
+codec and a plain decoder (the MSE baseline), and with JPEG and WebP; it measures the real file
+sizes and the quality and draws one curve per codec. Then it asks the paper's question: at the same
+number of bits, does DiT-IC keep more realistic fine detail than codecs that only minimise the
+pixel error?
 
-On the official tier the curve is the release's own (its rate points, on Kodak where the internet
-is reachable, downloaded once with a progress bar and cached), against JPEG and WebP on the same
-images; the published numbers stay beside it as cited reference.
+The paper's own curve (its full-size model on the Kodak photos) is shown too, in a figure of its
+own: a different model on different photos, so its height says nothing about ours.
 """ + TIER_NOTE) + [
+    learning_goals([
+        "read a rate–distortion curve: real file size (bits per pixel) against quality, one curve per codec;",
+        "see why JPEG and WebP cannot reach DiT-IC's rates, and how coding a downscaled copy gets them there;",
+        "measure fine detail with a power spectrum, and see why PSNR alone rewards blur;",
+        "compare two codecs fairly, at the same number of bits on the same photos, and say when a published "
+        "curve cannot be compared with yours.",
+    ], "notebook 01 (bytes and bits per pixel, PSNR); notebook 04 helps (rate points)."),
+    md(PHOTO_NOTE + """
+Your photo joins the photos the curves are measured on (in place of the last one), at most 768
+pixels a side. `folder=` measures the photos of a folder of your own instead of the sample photos
+(the first `images` of them, plus your photo).
+"""),
     code("""
-P = dl.notebook.params(images=3, image="kite", tier="auto", official_checkpoint="", fast=dict(images=1))""" +
-         tier_setup("dict(images=1)") + """
-metrics = dl.teaching.default_metrics()  # PSNR, MS-SSIM, the detail proxy, + LPIPS / DISTS where their weights exist
-print("metrics:", metrics, "| LPIPS / DISTS need torchvision backbone weights (added where they are cached or can be downloaded)")"""),
+P = dl.notebook.params(image="kite", images=3, folder="", tier="auto", official_checkpoint="", fast=dict(images=1))
+P"""),
+    *photo_cells(),
+    code(tier_setup("dict(images=1)") + """
+label = dl.notebook.photo_label(P.image)
+data, data_name = run.evaluation_folder(P.images, P.folder, include=P.image)  # the photos of the curves
+metrics = dl.teaching.default_metrics()  # PSNR, MS-SSIM, detail, + LPIPS / DISTS where their weights are on disk
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}); the curves use {data_name}")
+print("measures:", ", ".join(metrics))"""),
     md("""
 ## The measures
 
-* rate: $\\text{bpp} = 8\\cdot\\text{bytes}/(HW)$ of the real file;
-* $\\text{PSNR} = 10\\log_{10}(1/\\text{MSE})$ for images in $[0,1]$; MS-SSIM (5 scales);
-* LPIPS and DISTS: distances between deep features (lower is better), the paper's perceptual
-  measures; they need ImageNet backbone weights, so offline they are left out;
-* **detail retention**, an offline perception proxy: the luma's power spectrum, averaged over
-  rings of equal spatial frequency $f$, of the reconstruction over that of the original,
-  geometric mean over the band $f \\in [1/8, 1/2]$ cycles per pixel (structures 2 to 8 pixels
-  wide). 1 = as much fine detail as the original; below 1 = detail lost (blur); above 1 = extra
-  (noise, ringing, invented texture). It does **not** say whether the detail is in the right
-  place or is the right detail: the spectrum ignores phase, so a plausible invented texture
-  scores like the true one. It is a measure of realism, not of fidelity, and no substitute for
-  LPIPS / DISTS (no learned features, no calibration against people);
-* BD-rate: the average rate difference between two curves at equal quality,
-  $\\Delta R = \\exp\\big(\\tfrac{1}{q_1-q_0}\\int_{q_0}^{q_1} (\\ln R_{\\text{test}}(q) - \\ln R_{\\text{anchor}}(q))\\,dq\\big) - 1$
-  (negative = fewer bits).
+* **rate**: bits per pixel of the real file, $\\text{bpp} = 8\\cdot\\text{bytes}/(HW)$;
+* **PSNR** (dB, higher is better): $10\\log_{10}(1/\\text{MSE})$, the average pixel error on a log
+  scale; **MS-SSIM** (0 to 1): structural similarity at five scales;
+* **detail retention** (1 = as much fine detail as the original): how much of the original's
+  power at fine scales (structures 2 to 8 pixels wide) the reconstruction has. Below 1: blur;
+  above 1: noise, ringing or invented texture. It cannot tell the right detail from a plausible
+  invented one, so it measures realism, not fidelity;
+* LPIPS and DISTS, the paper's perceptual measures, join where their network weights are already
+  on disk (they are not downloaded here).
+"""),
+    md("""
+## Curves: bits against quality
+
+Each photo is coded at every rate point of the learned codecs and at the lowest qualities of JPEG
+and WebP; `webp-ds` codes a copy downscaled so that WebP reaches the low rates DiT-IC is built for
+(JPEG and WebP cannot make a file smaller than their quality-0 file, about 0.1 bpp). Up and left is
+better: more quality for fewer bits.
 """),
     code("""
-data, data_name = run.evaluation_folder(P.images)  # tiny: the sample photos; official: Kodak where reachable
 results = run.rd_table(data, data_name, max_images=P.images, metrics=metrics)
 dl.notebook.save_table(results, "05_results.csv")
-points = dl.plots.rate_points(results)
-points.round(4)"""),
-    code("""
-fig = dl.viz.rd_with_reference(results, metrics=metrics, dataset="kodak",
-                               title=f"top: {run.name}, measured on {results['image'].nunique()} image(s) ({data_name}); "
-                                     "bottom: published (reference only)")
+fig = dl.plots.measured_curves(results, metrics=metrics,
+                               title=f"measured here: {run.name} and the baselines on {results['image'].nunique()} "
+                                     f"photo(s) ({data_name})")
 dl.viz.save(fig, "05_rd_curves.png")"""),
     code("""
-print(dl.teaching.rd_summary(results, "psnr"))"""),
+print(dl.teaching.rd_summary(results, "psnr"))
+dl.plots.rate_points(results).round(4)"""),
     md("""
-## Fine detail at one rate: power spectra
+## Fine detail at one rate: look, then measure
 
-One photo coded at the lowest rate point of this tier's model, (tiny tier) the MSE baseline at its
-nearest rate point and downscaled WebP at the highest quality that fits the same number of bytes. Left: the
-radially averaged power spectrum of each; right: the share of each frequency a reconstruction
-keeps (the detail ratio averages it over the grey band). The crops below are the most textured
-square of the photo, where detail is lost first.
+Your photo coded at the lowest rate point of this tier's model, (tiny tier) the MSE baseline at its
+nearest rate point, and WebP on a downscaled copy at the highest quality that fits the same number
+of bytes. First the most textured square of each, where detail is lost first; then the power
+spectrum: how much of each spatial frequency each reconstruction keeps (the grey band is what the
+detail retention averages).
 """),
     code("""
-photo = run.photo(P.image, data)  # the named sample photo, else the first image of the curves
+photo = run.photo(P.image, data)  # your photo as the curves measured it
 recons, matched = dl.perception.matched_reconstructions(photo, learned=run.matching_codecs(), results=results)
 original = dl.load_image(photo)
-fig = dl.viz.power_spectra(dl.perception.spectra_table(original, recons), title=f"{P.image}, about {matched['bpp'].iloc[0]:.3f} bpp")
+fig = dl.viz.side_by_side([original, *recons.values()], [f"original: {label}", *recons],
+                          crop=dl.teaching.zoom_box(original, 128))
+dl.viz.save(fig, "05_detail_crops.png")"""),
+    code("""
+fig = dl.viz.power_spectra(dl.perception.spectra_table(original, recons), title=f"{label}, about {matched['bpp'].iloc[0]:.3f} bpp")
 dl.viz.save(fig, "05_spectra.png")
 matched.round(4)"""),
-    code("""
-fig = dl.viz.side_by_side([original, *recons.values()], ["original", *recons], crop=dl.teaching.zoom_box(original, 128))
-dl.viz.save(fig, "05_detail_crops.png")"""),
     md("""
-## BD-rates
+## The paper's curve, on its own
 
-JPEG and WebP cannot make files smaller than their quality-0 file (about 0.1-0.16 bpp on these
-photos), far above the rates DiT-IC is built for. `webp-ds` codes a downscaled copy and upscales
-it after decoding, which is how a classical codec reaches 0.02-0.1 bpp. Two anchors: `mse` (the
-same latent codec with a plain decoder, the closest comparison) and `webp-ds`. A BD-rate needs at
-least two rate points per curve and **overlapping quality ranges**; where the curves do not
-overlap (e.g. one codec's PSNR is above the other's everywhere), the `note` column says so and
-the value is missing rather than extrapolated. The verdicts below compare at equal rate instead,
-which needs only overlapping rates.
+The authors published their model's curve on Kodak (24 photos of 768x512). It is drawn here alone,
+never on the axes above: their model is about a thousand times larger than the tiny one, and the
+photos differ. The caption below is computed from this run: it says how far the same model lands
+on two of your photos, which is why heights measured on different photos cannot be compared.
+"""),
+    code("""
+fig = dl.plots.published_curves("kodak", metrics=["psnr", "ms_ssim"], model=run.reference_model,
+                                title="published (reference only): the authors' DiT-IC on the 24 Kodak photos")
+dl.viz.save(fig, "05_published.png")
+print(dl.teaching.reference_caption(results, run.load(0), data_name))"""),
+    md("""
+## What this run found
+
+The paper's claim is perceptual: at low rates DiT-IC keeps more realistic detail than codecs that
+optimise the pixel error. Each answer below compares the codecs at the same number of bits, photo
+by photo, and is computed from this run's numbers (the rules are in "For reviewers" at the end).
+"""),
+    code("""
+verdicts = dl.claims.rd_claims(results, test=run.models[0])
+dl.claims.takeaways(verdicts)"""),
+] + your_turn(
+    exercise(1, "which codec keeps the most detail?", """
+The crops above show your photo at about the same file size from each codec. **Predict:** which
+codec keeps the fine detail closest to the original's (detail retention closest to 1)? Write its
+name into `prediction` (`"tiny"`, `"mse"` or `"webp-ds"`; `"official"` on the official tier), run,
+then set `rate` to the highest rate point and predict again.
+""", """
+rate = run.rates[0]  # change me: a rate point of this tier's model, run.rates
+prediction = None    # the codec whose detail retention is closest to 1, e.g. "webp-ds"
+
+at_rate = matched if rate == run.rates[0] else dl.perception.matched_reconstructions(
+    photo, learned=run.matching_codecs(), rate=rate, results=results)[1]  # the crops' rate: measured above
+detail_error = dict(zip(at_rate["codec"], dl.perception.detail_error(at_rate["detail"])))
+dl.exercises.check_largest(prediction, detail_error, smallest=True,
+                           what=f"detail error at about {at_rate['bpp'].iloc[0]:.3f} bpp (|log2 retention|, 0 = the original's detail)")""",
+        "Look at the crops: which one is sharpest, and which is smooth? The spectrum plot says the same in "
+        "numbers: the curve that stays nearest the dotted line at 1 in the grey band keeps the most detail.",
+        "At these rates every codec loses most fine detail, so all retentions are far below 1. The MSE "
+        "baseline is trained to minimise the pixel error, which favours smooth guesses; DiT-IC's decoder was "
+        "tuned with an adversarial loss that rewards realistic texture; `webp-ds` loses detail to the "
+        "downscaling. Which one wins depends on the photo and the rate: the check measured it on yours."),
+    exercise(2, "the best PSNR is not the most detail", """
+Same photo, same file size as the crops above. **Predict:** which codec has the highest PSNR? Is
+it the one you found with the most detail in Exercise 1?
+""", """
+prediction = None  # the codec with the highest PSNR at the rate of the crops, e.g. "mse"
+
+psnr_by_codec = dict(zip(matched["codec"], matched["psnr"]))
+dl.exercises.check_largest(prediction, psnr_by_codec, what=f"PSNR at about {matched['bpp'].iloc[0]:.3f} bpp", unit=" dB")""",
+        "PSNR measures the average squared pixel error. If a codec is unsure about a texture, what guess "
+        "makes the squared error smallest: a sharp texture in a slightly wrong place, or a smooth average?",
+        "A smooth average minimises the squared error, so the codec with the highest PSNR is often not the "
+        "one with the most detail. This is the perception-distortion trade-off the paper is about: a codec "
+        "cannot be best at both at very low rates, which is why it reports LPIPS and DISTS beside PSNR."),
+    exercise(3, "the photo matters as much as the model", """
+**Predict:** coded by the same model at the same rate point, will another photo get a higher or a
+lower PSNR than yours? Pick `other_photo` (a sample name or a file path of your own), predict, run.
+""", """
+other_photo = "ladybird"  # change me: "kite", "ladybird", "balloons" or a file path
+prediction = None         # PSNR on other_photo compared with your photo: "up", "down" or "same"
+
+codec = run.load(run.rates[0])
+mine, other = run.image(P.image), run.image(other_photo)
+psnr_mine = dl.metrics.psnr(mine, codec.decompress(codec.compress(mine)))
+psnr_other = dl.metrics.psnr(other, codec.decompress(codec.compress(other)))
+dl.exercises.check_direction(prediction, before=psnr_mine, after=psnr_other, tolerance=0.1, unit=" dB",
+                             what=f"PSNR of {codec.name} at rate point {codec.rate} ({label} -> {dl.notebook.photo_label(other_photo)})")""",
+        "Smooth photos (sky, walls) are easy: a few bits describe them well. Busy photos (foliage, "
+        "gravel, text) are hard.",
+        "The same model can land several dB apart on two photos. This is why the paper's curve, measured on "
+        "Kodak with a far larger model, cannot be compared by its height with curves measured on other "
+        "photos: to compare two codecs, code the same photos with both (as the curves above do)."),
+) + [
+    for_reviewers("""
+The BD-rates, the rules of the answers above and the paper's numbers as published.
+
+**BD-rate**: the average rate difference between two curves at equal quality,
+$\\Delta R = \\exp\\big(\\tfrac{1}{q_1-q_0}\\int_{q_0}^{q_1} (\\ln R_{\\text{test}}(q) - \\ln R_{\\text{anchor}}(q))\\,dq\\big) - 1$
+(negative = fewer bits). Two anchors: `mse` (the same latent codec with a plain decoder, the
+closest comparison) and `webp-ds`. A BD-rate needs at least two rate points per curve and
+overlapping quality ranges; where the curves do not overlap, the `note` column says so and the
+value is missing rather than extrapolated. The answers above compare at equal rate instead, per
+image, which needs only overlapping rates.
 """),
     code("""
 bd = dl.teaching.bd_rate_table(results, anchor=run.anchors, metrics=metrics)
 dl.notebook.save_table(bd, "05_bd_rate.csv")
 bd.round(2)"""),
     md("""
-## The paper's main comparison (reference data)
-
-As published (Shi et al., CVPR 2026, main comparison table): for each diffusion codec, its
-diffusion steps, latent space, decode latency at 1024x1024 and its LPIPS / DISTS BD-rate against
-PerCo, averaged over Kodak, CLIC 2020 and DIV2K. The kit cannot recompute these (no curves of the
-other codecs are included, and the hardware behind the latencies is not recorded, see
-`data/reference/README.md`); they are shown so that our measurements can be read next to them.
+The answers above with their rules: each comparison at equal rate, per image (the detail error
+is $|\\log_2 \\text{retention}|$), judged with a 95 % t interval of the mean difference against the
+smallest difference worth claiming.
 """),
+    code("""
+dl.claims.show(verdicts)"""),
+    md("""
+The published per-rate numbers of the released DiT-IC on Kodak (Shi et al., CVPR 2026, and the
+result logs of the official release): what the official model reaches with a SANA-600M DiT; the
+tiny model on a few photos is a different experiment. Then the paper's main comparison: each
+diffusion codec's steps, decode latency at 1024x1024 and LPIPS / DISTS BD-rate against PerCo,
+averaged over Kodak, CLIC 2020 and DIV2K. The kit cannot recompute these (no curves of the other
+codecs are included, and the hardware behind the latencies is not recorded,
+`data/reference/README.md`).
+"""),
+    code("""
+dl.reference.curve("kodak", run.reference_model)  # the tiny tier: the paper's model; the release's q1..q4: its update"""),
     code("""
 main = dl.reference.load("main_table")
 fig = dl.viz.main_table_chart(main)
 dl.viz.save(fig, "05_main_table.png")
 main.drop(columns="source")"""),
-    md("""
-Per-rate numbers of the released DiT-IC model on Kodak, as published (Shi et al., CVPR 2026, and
-the result logs of the official release). They are what the official model reaches with a
-SANA-600M DiT on Kodak; the kit's tiny model on a few photos is a different experiment.
-"""),
-    code("""
-dl.reference.curve("kodak", run.reference_model)  # the tiny tier: the paper's model; the release's q1..q4: its update"""),
-    md("""
-## Verdicts
-
-The paper's claim is perceptual: at low rates DiT-IC keeps more realistic detail than codecs
-that optimise distortion. Offline, the detail proxy stands in for LPIPS / DISTS (which join the
-table where their weights exist). Each comparison is made at equal rate, per image, and judged
-against the spread between images (`rule` column); the table below says what this run found.
-"""),
-    code("""
-verdicts = dl.claims.rd_claims(results, test=run.models[0])
-dl.claims.show(verdicts)"""),
 ]
 
 # ============================================================================ 06 alignment
 NB06 = header("06_alignment_mechanisms", "06 · Alignment: self-distillation and latent-conditioned guidance", """
 Two more mechanisms, the paper says, make one step work. **Self-distillation** (paper section
-3.3) pulls the one-step output toward where the frozen encoder puts the original image. **Latent-conditioned
-guidance** (section 3.4) replaces the DiT's text prompt by tokens projected from the decoded
-code, trained to agree with caption embeddings; no text is needed to decode. We measure both on
-the shipped model, or on the release.
+3.3) pulls the one-step output toward where the frozen encoder puts the original photo.
+**Latent-conditioned guidance** (section 3.4) replaces the DiT's text prompt by a condition made
+from the code itself, trained to agree with captions of the photos; no text is needed to decode.
+We measure both on the shipped model, or on the release.
 
-The release's latent condition lives in SANA's caption space (Gemma-2, 2304 values per token);
-the captions here are embedded in the tiny model's space (all-MiniLM-L6-v2, 384), so on the
-official tier the retrieval test is not measured and the matrix compares the images' conditions.
+The release's condition lives in SANA's caption space (Gemma-2, 2304 values per token); the
+captions here are embedded in the tiny model's space (all-MiniLM-L6-v2, 384), so on the official
+tier the caption test is not measured and the matrix compares the photos' conditions instead.
 """ + TIER_NOTE) + [
+    learning_goals([
+        "measure what self-distillation trains for: how close one DiT step brings the decoded latent to the "
+        "encoder's latent of the original (cosine similarity);",
+        "see why a margin loss can be zero almost everywhere, and what that means for training;",
+        "test whether the condition made from the code carries the photo's content (does it point to its "
+        "own caption?) and whether the decoder uses it;",
+        "read an ablation honestly: two runs closer than their noise show nothing.",
+    ], "notebook 01; notebook 02 helps. Cosine similarity: 1 when two vectors point the same way."),
+    md(PHOTO_NOTE),
     code("""
-P = dl.notebook.params(image="balloons", rate=0, images=3, tier="auto", official_checkpoint="")""" +
-         tier_setup("dict(images=1)") + """
+P = dl.notebook.params(image="balloons", rate=0, images=3, tier="auto", official_checkpoint="")
+P"""),
+    *photo_cells(),
+    code(tier_setup("dict(images=1)") + """
 codec = run.load(P.rate)
-images = run.images(P.images, include=P.image)
+label = dl.notebook.photo_label(P.image)
+images = run.images(P.images, include=P.image)  # the takeaways use every one of them
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}); the takeaways use {len(images)} photos: {', '.join(images)}")
 print(dl.teaching.describe_codec(codec))"""),
     md("""
-## Self-distillation
+## Self-distillation: one step toward the encoder's latent
 
-The target is the frozen DC-AE encoder's latent $y = E(x)$ of the original image. A margin cosine
-loss over the latent channels, per latent position, pulls the one-step output $\\hat y$ toward it
-without forcing equality:
+The target is the frozen DC-AE encoder's latent $y = E(x)$ of the original photo. In training, a
+margin cosine loss, over the latent channels at each latent position, pulls the one-step output
+$\\hat y$ toward it without forcing equality:
 
 $$L_{\\text{sd}} = w \\cdot \\operatorname{mean}_{n,i,j}\\ \\operatorname{ReLU}\\big(1 - m - \\cos_{\\text{ch}}(\\hat y, y)\\big).$$
 
-Below: the cosine of the decoded mean $\\tilde y$ (before the DiT) and of $\\hat y$ (after one
-step) with $E(x)$, the fraction of positions already past the margin ($\\cos > 1 - m$, where the
-loss is zero) and the loss value.
+Where $\\cos > 1 - m$ the loss is zero: that position is already close enough. The map shows the
+cosine of the one-step output with $E(x)$ at each latent position of your photo (1 = the same
+direction); the sentences below compare it with the decoded mean $\\tilde y$ before the DiT step.
 """),
     code("""
-m, w = codec.model.config.align.distill_margin, codec.model.config.align.distill_weight
-print(f"margin m = {m}, weight w = {w}")
+m, which = dl.teaching.trained_margin(codec)  # the kit trains with 0.04, the release with 0.5
+w = codec.model.config.align.distill_weight
 distill, cos_maps = dl.teaching.distillation_table(codec, images)
 dl.notebook.save_table(distill, "06_distillation.csv")
-distill.round(4)"""),
+fig = dl.viz.heatmaps(images[label], {"cos(ŷ, E(x)) per latent position": cos_maps[label]}, cmaps=["coolwarm"])"""),
     code("""
 summary = distill.groupby("latent", sort=False)[["cosine", "above_margin", "loss"]].mean()
 before, after = summary.iloc[0], summary.iloc[1]
-print(f"mean cos with E(x) over {len(images)} image(s): {before['cosine']:.3f} before the DiT step, "
+print(f"mean cos with E(x) over {len(images)} photo(s): {before['cosine']:.3f} before the DiT step, "
       f"{after['cosine']:.3f} after it ({after['cosine'] - before['cosine']:+.3f}).")
-print(f"with margin m = {m}, {after['above_margin']:.1%} of the one-step output's positions already clear it "
-      f"(cos > {1 - m:g}), so L_sd = {after['loss']:.5f} here: the loss acts only on the other {1 - after['above_margin']:.1%}.")
-fig = dl.viz.heatmaps(images[P.image], {"cos(ŷ, E(x)) per latent pixel": cos_maps[P.image]}, cmaps=["coolwarm"])"""),
+print(f"With the margin m = {m} ({which}; weight w = {w}), {after['above_margin']:.1%} of the one-step output's positions already "
+      f"clear it (cos > {1 - m:g}), so L_sd = {after['loss']:.5f} here: the loss acts only on the other "
+      f"{1 - after['above_margin']:.1%}.")"""),
     md("""
-### With and without the loss (ablation)
+### With and without the loss: what the shipped ablation shows
 
-Training is the scarce resource here, so this ablation comes from a shipped CSV written by a
-documented script (`scripts/ablation_alignment.py`: two short fine-tunes of the codec stage
-from the same trained codec, with and without $L_{\\text{sd}}$, measured on the held-out photos).
+Training is the scarce resource here, so this ablation comes from a shipped file written by a
+documented script (`scripts/ablation_alignment.py`): two short fine-tunes of the codec from the same
+trained codec, with and without $L_{\\text{sd}}$, measured on the held-out photos. The first line is
+computed from its numbers.
 """),
     code("""
 ablation = dl.teaching.alignment_ablation()
-print(dl.teaching.ablation_report(ablation))
-ablation"""),
+print(dl.teaching.ablation_report(ablation))"""),
     md("""
-## Latent-conditioned guidance
+## Latent-conditioned guidance: a prompt made from the code
 
-The prompter turns the decoded prompt features into tokens $c \\in \\mathbb{R}^{T\\times D}$ in
-the DiT's caption-embedding space. In training a CLIP-style loss aligns the mean token
-$p_i$ of image $i$ with the embedding $e_i$ of its caption and pushes it away from the others:
-
-$$\\text{logits}_{ij} = e^{s}\\, \\frac{p_i}{\\|p_i\\|}\\cdot \\frac{e_j}{\\|e_j\\|}, \\qquad
-L_{\\text{cond}} = \\tfrac12\\big(\\text{CE}(\\text{logits}, i) + \\text{CE}(\\text{logits}^\\top, j)\\big).$$
-
-If that worked, each image's latent condition is closest to its own caption: retrieval accuracy
-(chance = 1 / number of images). Captions: `data/samples/captions.csv`, embedded with
-all-MiniLM-L6-v2 (cached next to them, no download).
+The prompter turns features decoded from the code into tokens in the DiT's caption-embedding
+space, in place of a text prompt. In training a CLIP-style loss pulls each photo's mean token
+toward the embedding of its own caption and away from the other captions. If that worked, each
+photo's condition is closest to its own caption: in the matrix, the diagonal is the largest value
+of each row. Captions: `data/samples/captions.csv` (a photo of your own has none, so it is left out
+of this test).
 """),
     code("""
 captions = dl.teaching.sample_captions()
 caption_by_image = {name.removesuffix(".png"): text for name, text in zip(captions["file"], captions["caption"])}
-retrieval, similarity, accuracy = dl.teaching.retrieval_table(codec, images, caption_by_image)
-print(retrieval.attrs["note"])
-retrieval.round(3)"""),
-    code("""
-fig = dl.viz.similarity_matrix(similarity, list(images), list(images), title=retrieval.attrs["similarity"])
-dl.viz.save(fig, "06_alignment.png")"""),
+with_captions = dl.teaching.captioned(images, caption_by_image)
+retrieval, similarity, accuracy = dl.teaching.retrieval_table(codec, with_captions, caption_by_image)
+fig = dl.viz.similarity_matrix(similarity, list(with_captions), list(with_captions), title=retrieval.attrs["similarity"])
+dl.viz.save(fig, "06_alignment.png")
+print(retrieval.attrs["note"])"""),
     md("""
-### Reconstruction with the latent condition vs an empty one
+### Does the decoder use the condition?
 
 Same bytes, same step; only the condition changes: the prompter's tokens, or zeros (the empty
-prompt the base DiT saw when captions were dropped in its training). One row per image.
+prompt the base DiT saw when captions were dropped in its training). Look at the crops first.
 """),
     code("""
+cond_images, cond_one = dl.teaching.condition_ablation(codec, images[label])
+fig = dl.viz.side_by_side([images[label], *cond_images.values()], [f"original: {label}", *cond_images],
+                          crop=dl.teaching.zoom_box(images[label], 128))
 cond = dl.evidence.condition_ablation_images(codec, images)
 dl.notebook.save_table(cond, "06_condition.csv")
-cond.round(4)"""),
-    code("""
-cond_images, _ = dl.teaching.condition_ablation(codec, images[P.image])
-fig = dl.viz.side_by_side([images[P.image], *cond_images.values()], ["original", *cond_images],
-                          crop=dl.teaching.zoom_box(images[P.image], 128))"""),
+change = cond["psnr_latent"] - cond["psnr_empty"]
+print(f"On {label}: PSNR {cond_one['psnr'].iloc[0]:.2f} dB with the condition, {cond_one['psnr'].iloc[1]:.2f} dB with an "
+      f"empty one. Over the {len(cond)} photos the condition adds {change.mean():+.3f} dB on average "
+      f"(from {change.min():+.3f} to {change.max():+.3f} dB).")"""),
     md("""
-## Verdicts
+## What this run found
 
-The paper's claims for these two mechanisms, judged from this run's numbers: the one-step output
-moves toward the encoder's latent (what self-distillation trains for), the latent condition
-helps the reconstruction compared with an empty one, and it carries the image's content (its own
-caption is the closest). The `rule` column gives each threshold (paired differences against the
-spread between images; retrieval against chance); the table below says what this run found.
-The shipped ablation above is one training run per variant, so it gives no spread and no verdict.
+The paper's claims for these two mechanisms, answered from this run's numbers (rules and per-photo
+tables in "For reviewers" at the end). The shipped ablation above is one training run per variant,
+so it gives no spread and no answer here.
 """),
     code("""
 verdicts = dl.claims.alignment_claims(distill, cond, retrieval)
+dl.claims.takeaways(verdicts)"""),
+] + your_turn(
+    exercise(1, "a wider margin", """
+The margin $m$ decides where $L_{\\text{sd}}$ acts: only at positions with $\\cos \\le 1 - m$.
+**Predict:** with another margin (`new_margin = 0.1`; the model's $m$ is printed above), will the
+loss act on more, fewer or the same share of your photo's latent positions? The cell counts them on
+the cosine map above (no retraining).
+""", """
+new_margin = 0.1   # change me: between 0 and 1 (the model was trained with m, printed above)
+prediction = None  # the share of positions where L_sd acts, from m to new_margin: "up", "down" or "same"
+
+acts_now = float((cos_maps[label] <= 1 - m).mean())
+acts_new = float((cos_maps[label] <= 1 - new_margin).mean())
+dl.exercises.check_direction(prediction, before=acts_now, after=acts_new,
+                             what=f"share of {label}'s latent positions where L_sd acts (m = {m} -> {new_margin})")""",
+        "The loss is $\\operatorname{ReLU}(1 - m - \\cos)$. Draw the line $\\cos = 1 - m$: which side of it "
+        "moves when $m$ grows?",
+        "A wider margin lowers the bar $1 - m$, so fewer positions fall below it: the loss acts on fewer "
+        "positions and asks less of the model; a narrower margin, on more. A margin that no position crosses "
+        "trains nothing: the kit trains with m = 0.04 because at 0.1 almost no position of the tiny model fell "
+        "below the bar (`docs/training.md`). Try `new_margin = 0.01`."),
+    exercise(2, "someone else's condition", """
+The condition is made from the code of the photo being decoded. **Predict:** if your photo's bytes
+are decoded with the condition made from *another* photo's code, will the PSNR go up, down or stay
+the same?
+""", """
+donor = "kite"     # change me: a sample name or a file path (the photo whose condition is borrowed)
+prediction = None  # PSNR with the donor's condition compared with the photo's own: "up", "down" or "same"
+
+swapped, scores = dl.teaching.swap_condition(codec, images[label], run.image(donor))
+fig = dl.viz.side_by_side([images[label], *swapped.values()], [f"original: {label}", *swapped],
+                          crop=dl.teaching.zoom_box(images[label], 128))
+dl.exercises.check_direction(prediction, before=scores["own condition"]["psnr"], after=scores["donor's condition"]["psnr"],
+                             what=f"PSNR of {label} (own condition -> {dl.notebook.photo_label(donor)}'s)", tolerance=0.01, unit=" dB")""",
+        "Compare with the empty condition above: how much did the decoder lose without any condition? A wrong "
+        "condition says something, but about another photo.",
+        "If the decoder uses the condition, a wrong one should hurt, possibly more than an empty one; if the "
+        "change is within 0.01 dB, the decoder hardly listens to the condition at this rate. The tiny model "
+        "was trained with the condition always present, so it may lean on it more or less than the release."),
+    exercise(3, "a second step", """
+Self-distillation trains the **one-step** output. **Predict:** decoding your photo with two steps
+instead of one, will the output end closer to the encoder's latent (mean cosine up), further
+(down) or the same?
+""", """
+steps = 2          # change me: 1, 2, 4, ...
+prediction = None  # mean cos(ŷ, E(x)) with `steps` steps compared with one step: "up", "down" or "same"
+
+more = dl.teaching.distillation_table(codec, {label: images[label]}, steps=steps)[0]
+one_step = distill[(distill["image"] == label) & distill["latent"].str.startswith("y_hat")]["cosine"].iloc[0]
+dl.exercises.check_direction(prediction, before=one_step, after=more["cosine"].iloc[1], tolerance=0.001,
+                             what=f"mean cos(ŷ, E(x)) on {label} (1 step -> {steps} steps)")""",
+        "The LoRA and the step sizes were trained for one step from the decoded mean. What does a second "
+        "step start from, and did training ever see that?",
+        "Each extra step starts from a latent the model never saw in training, so it need not get closer: on "
+        "the tiny model the cosine usually stays the same or drops a little. Notebook 03 measures the same "
+        "thing on the pixels (PSNR against the number of steps)."),
+) + [
+    for_reviewers("""
+The per-photo tables behind the sentences above, the shipped ablation's numbers and the rules.
+Self-distillation, per photo: the cosine of $\\tilde y$ (before the DiT) and $\\hat y$ (after one
+step) with $E(x)$, the share of positions past the margin and the loss.
+"""),
+    code("""
+distill.round(4)"""),
+    md("""
+The shipped ablation (one run per variant: no spread, no verdict), then the caption retrieval per
+photo (own-caption similarity, the best other, the caption retrieved), then the condition
+ablation per photo (PSNR and MS-SSIM with the latent condition and with an empty one).
+"""),
+    code("""
+ablation"""),
+    code("""
+retrieval.round(3)"""),
+    code("""
+cond.round(4)"""),
+    md("""
+The answers above with their rules: paired differences against the spread between photos (95 %
+t interval of the mean against the smallest difference worth claiming); retrieval against chance
+(Wilson interval).
+"""),
+    code("""
 dl.claims.show(verdicts)"""),
 ]
 
 # ============================================================================ 07 official
 NB07 = header("07_official_dit_ic", "07 · The official DiT-IC model", """
 The official release is a 1.05 B-parameter model (SANA-600M DiT, DC-AE f32c32) with checkpoints
-on the Hugging Face hub. On a GPU with internet (e.g. Colab with a GPU runtime) this notebook
-loads a released checkpoint through the kit's official tier, codes a few Kodak images, compares
-them with the published curve of the checkpoint's own configuration and times large decodes.
-With a checkpoint already on disk it does the same on a CPU, on small crops and decode sizes.
-Without one it says why and runs **the same cells** on the tiny model, downloading nothing.
+on the Hugging Face hub. Where a checkpoint is on disk (or with `tier="official"`, which downloads
+one) this notebook loads it through the kit's official tier, codes your photo and a few Kodak
+photos, compares them with the published curve of the checkpoint's own configuration and times
+large decodes; on a CPU it does the same on small crops and decode sizes. Without a checkpoint it
+says why and runs **the same cells** on the tiny model, downloading nothing.
 """ + TIER_NOTE + """
 Here `"auto"` also runs the release on a CPU when a checkpoint is already on disk; with several
 checkpoints this notebook uses the first (choose with `official_checkpoint`).
 """) + [
+    learning_goals([
+        "load the released model, or see why it is not loaded, and what a checkpoint costs: download size, "
+        "memory, number format;",
+        "code your photo with it and read the real bytes and quality;",
+        "compare a checkpoint with its published numbers fairly: the same photos, the same configuration, "
+        "the number of photos in mind;",
+        "time a decode stage by stage (entropy decoding, the DiT step, the decoder) and see how it grows with "
+        "the image size, which is what one step makes practical.",
+    ], "notebooks 01 and 05 (bytes, bits per pixel, PSNR). A GPU runtime for the released model; "
+       "a CPU runs the tiny model (or the release on crops)."),
+    md(PHOTO_NOTE),
     code("""
-P = dl.notebook.params(images=3, sizes=[[1024, 1024], [2048, 2048]], dtype=dl.notebook.official_dtype(device),
+P = dl.notebook.params(image="kite", images=3, sizes=[[1024, 1024], [2048, 2048]], dtype=dl.notebook.official_dtype(device),
                        tier="auto", official_checkpoint="",  # "" = the cached q1..q4 files; or names, paths, owner/repo/file
                        rank="",  # published curve to compare with; "" = from the file name (q1..q4: rank 64/128)
                        repeats=3, unet=device.startswith("cuda"),  # timed decodes per size; time a U-Net f8 too
                        fast=dict(images=1, sizes=[[512, 512], [1024, 1024]], repeats=2))
-run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device, dtype=P.dtype, cpu_if_cached=True)
+P"""),
+    *photo_cells(),
+    code("""
+run = dl.teaching.choose_tier(P.tier, P.official_checkpoint, device, dtype=P.dtype, cpu_if_cached=True)  # prints any download size
 P = run.sized(P, official_cpu=dict(images=1, repeats=1))  # the release on a CPU: less work, small crops
 print(run.describe())"""),
     md("""
@@ -1203,33 +1387,44 @@ print(run.describe())"""),
 `dl.load("official", checkpoint=...)` builds the official architecture from the release's
 configs and loads a merged `*_merge_ema.pt` file strictly (every key and shape checked). The
 DC-AE and the DiT run in `P.dtype` on the GPU (bfloat16 on Ampere or newer, float16 on a T4: what
-`dl.setup()` printed); the latent codec stays in float32 so that the
-entropy coder sees exact scales.
+`dl.setup()` printed); the latent codec stays in float32 so that the entropy coder sees exact
+scales.
 """),
     code("""
 codec, tier = run.load(0), run.name
 print(f"tier: {tier}" + (f", checkpoint {codec.card.get('checkpoint')}" if tier == "official" else ""))
 print(dl.teaching.describe_codec(codec))"""),
     md("""
-## Rate points
+## Your photo
+
+Your photo through this model: the file it makes and what comes back (on the official tier on a
+CPU, its center crop).
+"""),
+    code("""
+label = dl.notebook.photo_label(P.image)
+image = run.image(P.image)
+photo_bytes = codec.compress(image)
+recon = codec.decompress(photo_bytes)
+bpp, psnr = dl.metrics.bits_per_pixel(len(photo_bytes), image.height, image.width), dl.metrics.psnr(image, recon)
+print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels: {len(photo_bytes)} bytes, "
+      f"{bpp:.4f} bpp, PSNR {psnr:.2f} dB, MS-SSIM {dl.metrics.ms_ssim(image, recon):.4f} ({tier} model)")
+fig = dl.viz.side_by_side([image, recon], [f"original: {label}", f"{tier}, {bpp:.3f} bpp, {psnr:.1f} dB"],
+                          crop=dl.teaching.zoom_box(image, 128))"""),
+    md("""
+## Rate points against the published numbers
 
 Real file sizes and quality on Kodak (official tier, where it is cached or the internet is
-reachable; on a CPU its center crops) or on the sample photos (tiny tier, or offline).
+reachable; on a CPU its center crops) or on the sample photos (tiny tier, or offline). The release
+has two configurations: the paper's model (LoRA rank 32/64, 7 rate points) and the updated
+checkpoints on the hub (`q1`..`q4_merge_ema.pt`, rank 64/128, 4 rate points). A checkpoint is
+compared with the curve of its own configuration, at the published point nearest its measured
+rate, and only when it ran on whole Kodak photos: each published value is a mean over the 24.
 """),
     code("""
 data, data_name = run.evaluation_folder(P.images)
 paths = run.evaluation_images(P.images, data)
 points = dl.teaching.reproduce_points(codec, paths)
 dl.notebook.save_table(points, f"07_points_{tier}.csv")
-points.round(4)"""),
-    md("""
-The published numbers on Kodak (reference data, as published). The release has two
-configurations: the paper's model (LoRA rank 32/64, 7 rate points) and the updated checkpoints
-on the hub (`q1`..`q4_merge_ema.pt`, rank 64/128, 4 rate points). A checkpoint is compared with
-the curve of its own configuration, at the published point nearest its measured rate. Each
-published value is a mean over the 24 Kodak images; the comparison says how many were used.
-"""),
-    code("""
 rank = P.rank or dl.reproduce.release_rank(codec.card.get("checkpoint")) or dl.reference.PAPER_MODEL
 mean = points.iloc[-1]
 published, why = run.published_point(mean["bpp"], rank, data_name)  # only the release on whole Kodak images
@@ -1237,13 +1432,14 @@ used = len(points) - 1
 print(f"{tier}: {mean['bpp']:.4f} bpp, PSNR {mean['psnr']:.2f} dB, mean of {used} image(s) ({data_name})"
       + (f"; published {rank} point {int(published['rate_index'])}: {published['bpp']:.4f} bpp, PSNR "
          f"{published['psnr']:.2f} dB, mean of 24 Kodak images" if published is not None
-         else f" ({why}: shown next to the published curve only)"))
-dl.reference.curve("kodak", rank)"""),
+         else f" ({why}: not compared with a published number)"))"""),
     md("""
 ## Decode time at large sizes
 
 One-step decoding is what makes large images practical: entropy decoding, one DiT call and the
-decoder. The published claims (reference data) are listed after the measurement.
+decoder. Each bar is a synthetic photo-like image of that size, decoded `repeats` times after one
+untimed warm-up (the median); on a GPU every stage ends with a CUDA synchronisation, so the stages
+add up to the decode.
 """),
     code("""
 sizes = run.timing_sizes(P.sizes)  # the official model on a CPU: one and two crops' worth
@@ -1251,31 +1447,87 @@ timing = dl.teaching.decode_timing(codec, sizes, repeats=P.repeats, warmup=1)
 dl.notebook.save_table(timing, f"07_timing_{tier}.csv")
 fig = dl.viz.timing_bars(timing, title=f"{tier} model, {timing['device'].iloc[0]}: seconds per decode")
 dl.viz.save(fig, "07_official.png")
-timing.round(3)"""),
-    md("""
-Each time is the median of `repeats` decodes after one untimed warm-up decode; on a GPU every
-stage ends with a CUDA synchronisation, so the stage times add up to the decode. Beside them: the
-paper's published latencies (its main table at 1024x1024 and its 4096x4096 claim; hardware not
-recorded, so read them side by side, not as ratios) and, on a GPU, a U-Net f8 diffusion decoder
-(an SD-1.5-sized U-Net, random weights, 20 steps as PerCo) timed here with `ditic-lite bench`'s code.
-"""),
-    code("""
-unet = dl.reproduce.unet_reference(sizes[:1], device=device) if P.unet else None
-latency = dl.reproduce.latency_table(timing, tier, unet)
 largest = timing.iloc[-1]
 print(f"{tier} on {largest['device']}: a {largest['size']} image decodes in {largest['decode_s']:.2f} s "
-      f"(DiT {largest['dit_s']:.2f} s, decoder {largest['decoder_s']:.2f} s; median of {largest['repeats']}).")
-latency.round(3)"""),
+      f"(DiT {largest['dit_s']:.2f} s, decoder {largest['decoder_s']:.2f} s; median of {largest['repeats']}).")"""),
     md("""
-## Verdicts
+## What this run found
 
 The claims this notebook can check with the official model: the checkpoint reproduces its
-published rate and quality (the differences per image against the published mean, with an
-interval that covers the images not used), and a 2048x2048 decode fits the 16 GB of the paper's
-laptop GPU. On the tiny tier nothing here is the official model, and the table says so.
+published rate and quality, and a 2048x2048 decode fits the 16 GB of the paper's laptop GPU. On the
+tiny tier nothing here is the official model, and the answers say so.
 """),
     code("""
 verdicts = dl.claims.official_claims(points, published, tier, rank, timing, why=why)
+dl.claims.takeaways(verdicts)"""),
+] + your_turn(
+    exercise(1, "twice the side, how much longer?", """
+The timing above decoded images of two sizes. **Predict:** how many times longer does the larger
+one take than the smaller? Write a number into `prediction`; then change `P.sizes` in the
+parameters cell (e.g. `[[512, 512], [2048, 2048]]`), run again and predict again.
+""", """
+prediction = None  # how many times longer the largest size takes than the smallest, e.g. 4.0
+
+small, large = timing.iloc[0], timing.iloc[-1]
+print(f"{large['megapixels'] / small['megapixels']:.1f} times the pixels ({small['size']} -> {large['size']})")
+dl.exercises.check_number(prediction, large["decode_s"] / small["decode_s"], relative=0.3,
+                          what=f"decode time of {large['size']} over {small['size']}", unit="x")""",
+        "Count the pixels: doubling the side gives four times as many. Which stages work per pixel, and "
+        "does any stage cost the same whatever the size?",
+        "Most of the decode works per pixel or per latent position (the DiT's attention is linear in SANA), "
+        "so the time grows roughly with the pixel count; fixed costs (loading tables, starting the step) make "
+        "small images relatively slower, so the ratio is often below the pixel ratio. A diffusion decoder with "
+        "20 steps would pay the DiT's share twenty times."),
+    exercise(2, "where does the time go?", """
+**Predict:** at the largest size, which stage takes the longest: `"entropy"` (decoding the bits),
+`"dit"` (the one DiT step) or `"decoder"` (the DC-AE decoder back to pixels)?
+""", """
+prediction = None  # "entropy", "dit" or "decoder"
+
+stages = {stage: float(largest[f"{stage}_s"]) for stage in ("entropy", "dit", "decoder")}
+dl.exercises.check_largest(prediction, stages, what=f"seconds per stage at {largest['size']}", unit=" s")""",
+        "The DiT works on a latent 32 times smaller per side than the image; the decoder turns it back into "
+        "every pixel.",
+        "The answer depends on the model and the device: the tiny model's DiT is small, so its decoder "
+        "dominates; the release's 600 M-parameter DiT is large, but it works on the small latent. The bars "
+        "above show every stage; the check read them."),
+    exercise(3, "one step or two?", """
+**Predict:** decoding your photo with two DiT steps instead of one, will the decode take longer,
+shorter or the same?
+""", """
+steps = 2          # change me: 1, 2, 4, ...
+prediction = None  # the decode time of your photo with `steps` steps compared with one: "up", "down" or "same"
+
+_, one = codec.decompress(photo_bytes, steps=1, return_intermediates=True)  # your photo's file, coded above
+_, more = codec.decompress(photo_bytes, steps=steps, return_intermediates=True)
+dl.exercises.check_direction(prediction, before=sum(one["timings"].values()), after=sum(more["timings"].values()),
+                             what=f"decode time of a {image.width}x{image.height} image (1 -> {steps} steps)", unit=" s")""",
+        "Each step is one more call of the DiT. Which part of the decode does not change with the steps?",
+        "More steps cost more DiT calls, so the decode takes longer; the entropy decoding and the decoder are "
+        "done once either way. A single timed decode is noisy: run the cell twice. Notebook 03 shows that the "
+        "extra steps do not buy quality for a model adapted to one step."),
+) + [
+    for_reviewers("""
+The measured points per image, the published curve of this checkpoint's configuration (reference
+data, as published), the decode times beside the paper's published latencies (its main table at
+1024x1024 and its 4096x4096 claim; hardware not recorded, so read them side by side, not as
+ratios) and, on a GPU, a U-Net f8 diffusion decoder (an SD-1.5-sized U-Net, random weights, 20
+steps as PerCo) timed here with `ditic-lite bench`'s code.
+"""),
+    code("""
+points.round(4)"""),
+    code("""
+dl.reference.curve("kodak", rank)"""),
+    code("""
+unet = dl.reproduce.unet_reference(sizes[:1], device=device) if P.unet else None
+latency = dl.reproduce.latency_table(timing, tier, unet)
+latency.round(3)"""),
+    md("""
+The answers above with their rules: the differences per image against the published mean, with an
+interval that covers the images not used (finite-population correction), and the 2048x2048 decode's
+peak memory against 16 GB.
+"""),
+    code("""
 dl.claims.show(verdicts)"""),
 ]
 

@@ -19,15 +19,16 @@ is importable from ``ditic_lite.teaching`` itself (``dl.teaching.<name>`` in the
 from __future__ import annotations
 
 from .alignment import (
-    ABLATION_COMMAND, ABLATION_CSV, ablation_report, alignment_ablation, caption_embeddings,
+    ABLATION_COMMAND, ABLATION_CSV, ablation_report, alignment_ablation, caption_embeddings, captioned,
     condition_ablation, decode_with_tokens, distillation_table, encoder_latent, retrieval_table,
-    sample_captions,
+    sample_captions, swap_condition, trained_margin,
 )
 from .common import LATENT_FACTOR, SUBJECTS, subject_box
 from .official_tier import cached_official_checkpoints, decode_timing, reproduce_points, synthetic_photo
 from .quickstart import describe_codec, pipeline_shapes, zoom_box
 from .rate_curves import (
-    PERCEPTUAL_WEIGHTS, bd_rate_table, default_metrics, perceptual_metrics, rd_summary, rd_table,
+    PERCEPTUAL_WEIGHTS, bd_rate_table, default_metrics, lowest_rate_scores, perceptual_metrics, rd_summary,
+    rd_table, reference_caption,
 )
 from .slider import (
     QUANT_STEPS, CodecCache, bitrate_slider, quant_step_sweep, quant_step_verdict, rate_points_description,
@@ -38,8 +39,8 @@ from .steps import (
     step_drift_summary, step_sweep,
 )
 from .tier import (
-    CHECKPOINT_GB, CPU_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep, Tier, choose_tier,
-    download_note, release_checkpoints,
+    CHECKPOINT_GB, CPU_SIDE, EVALUATION_SIDE, RELEASE_FILES, SINGLE_FILE_QUANT_STEPS, TIER_CHOICES, AtQuantStep,
+    Tier, choose_tier, download_note, release_checkpoints,
 )
 from .variance import (
     correlations, latent_map, sigma_texture_table, texture_correlations, texture_map, timestep_ablation,
@@ -58,14 +59,15 @@ __all__ = [
     "QUANT_STEPS", "CodecCache", "bitrate_slider", "quant_step_sweep", "quant_step_verdict",
     "rate_points_description", "slider_panels", "slider_table", "slider_update",
     # 05
-    "PERCEPTUAL_WEIGHTS", "bd_rate_table", "default_metrics", "perceptual_metrics", "rd_summary", "rd_table",
+    "PERCEPTUAL_WEIGHTS", "bd_rate_table", "default_metrics", "lowest_rate_scores", "perceptual_metrics",
+    "rd_summary", "rd_table", "reference_caption",
     # 06
-    "ABLATION_COMMAND", "ABLATION_CSV", "ablation_report", "alignment_ablation", "caption_embeddings",
+    "ABLATION_COMMAND", "ABLATION_CSV", "ablation_report", "alignment_ablation", "caption_embeddings", "captioned",
     "condition_ablation", "decode_with_tokens", "distillation_table", "encoder_latent", "retrieval_table",
-    "sample_captions",
+    "sample_captions", "swap_condition", "trained_margin",
     # 07
     "cached_official_checkpoints", "decode_timing", "reproduce_points", "synthetic_photo",
     # 02-07: the tier
-    "CHECKPOINT_GB", "CPU_SIDE", "RELEASE_FILES", "SINGLE_FILE_QUANT_STEPS", "TIER_CHOICES", "AtQuantStep", "Tier",
-    "choose_tier", "download_note", "release_checkpoints",
+    "CHECKPOINT_GB", "CPU_SIDE", "EVALUATION_SIDE", "RELEASE_FILES", "SINGLE_FILE_QUANT_STEPS", "TIER_CHOICES",
+    "AtQuantStep", "Tier", "choose_tier", "download_note", "release_checkpoints",
 ]

@@ -2,8 +2,9 @@
 measured on the decoded latents and tokens.
 
 :func:`sample_captions`, :func:`caption_embeddings` (also notebook 03), :func:`encoder_latent`,
-:func:`distillation_table`, :func:`retrieval_table`, :func:`decode_with_tokens`,
-:func:`condition_ablation`, :func:`alignment_ablation`, :func:`ablation_report`.
+:func:`trained_margin`, :func:`distillation_table`, :func:`retrieval_table`, :func:`decode_with_tokens`,
+:func:`condition_ablation`, :func:`swap_condition`, :func:`captioned`, :func:`alignment_ablation`,
+:func:`ablation_report`.
 """
 from __future__ import annotations
 
@@ -64,14 +65,29 @@ def encoder_latent(codec: Codec, image: ImageLike) -> torch.Tensor:
         return codec.model.encode_latents(x)[0]
 
 
-def distillation_table(codec: Codec, images: dict[str, ImageLike], steps: int = 1) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def trained_margin(codec: Codec) -> tuple[float, str]:
+    """``(m, where)``: the margin the model's self-distillation was trained with, from its model
+    card's training stages (the kit's recipe), else the model config's (the release's 0.5; an
+    official checkpoint has no card). Explained in notebook ``06_alignment_mechanisms``."""
+    stages = (codec.card or {}).get("stages") or {}
+    margins = [s.get("args", {}).get("distill_margin") for s in stages.values() if isinstance(s, dict)]
+    margins = [m for m in margins if m is not None]
+    if margins:
+        return float(margins[-1]), "the margin it was trained with (model card)"
+    return float(codec.model.config.align.distill_margin), "the model config's margin (the release's)"
+
+
+def distillation_table(codec: Codec, images: dict[str, ImageLike], steps: int = 1,
+                       margin: float | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Self-distillation, measured: per image the channel cosine between the frozen encoder's
     latent ``E(x)`` and (a) the decoded mean ``y_tilde`` (before the DiT), (b) the one-step output
     ``y_hat``. Columns: ``image``, ``latent``, ``cosine`` (mean over positions), ``above_margin``
     (fraction with cos > 1 - m, where the margin loss is zero), ``loss`` (L_sd, weight w).
-    Also returns the per-position cosine maps of ``y_hat`` by image. Explained in notebook ``06_alignment_mechanisms``.
+    Also returns the per-position cosine maps of ``y_hat`` by image. ``margin``: ``m`` (default:
+    :func:`trained_margin`). Explained in notebook ``06_alignment_mechanisms``.
     """
     cfg = codec.model.config.align
+    m = trained_margin(codec)[0] if margin is None else float(margin)
     rows, maps = [], {}
     for name, img in images.items():
         pil = as_pil(img)
@@ -80,8 +96,8 @@ def distillation_table(codec: Codec, images: dict[str, ImageLike], steps: int = 
         for label, latent in (("y_tilde (before the DiT)", info["y_tilde"]), ("y_hat (one-step output)", info["y_hat"])):
             cos = align.channel_cosine(latent, target)
             rows.append({"image": name, "latent": label, "cosine": float(cos.mean()),
-                         "above_margin": float((cos > 1 - cfg.distill_margin).float().mean()),
-                         "loss": float(align.self_distillation_loss(latent, target, cfg.distill_margin, cfg.distill_weight))})
+                         "above_margin": float((cos > 1 - m).float().mean()),
+                         "loss": float(align.self_distillation_loss(latent, target, m, cfg.distill_weight))})
         maps[name] = align.channel_cosine(info["y_hat"], target)[0].cpu().numpy()
     return pd.DataFrame(rows), maps
 
@@ -155,6 +171,29 @@ def condition_ablation(codec: Codec, image: ImageLike, metrics: Sequence[str] = 
     return images, pd.concat([table, pd.DataFrame([change])], ignore_index=True)
 
 
+def swap_condition(codec: Codec, image: ImageLike, donor: ImageLike,
+                   metrics: Sequence[str] = ("psnr",)) -> tuple[dict[str, Image.Image], dict[str, dict[str, float]]]:
+    """Decode ``image``'s bytes with its own latent condition and with the condition made from
+    ``donor``'s code (same bytes, same step; only the tokens change). Returns the two
+    reconstructions and their scores against ``image``. Explained in notebook ``06_alignment_mechanisms``
+    (an exercise)."""
+    pil = as_pil(image)
+    data = codec.compress(pil)
+    _, donor_info = codec.decompress(codec.compress(as_pil(donor)), return_intermediates=True)
+    images = {"own condition": codec.decompress(data), "donor's condition": decode_with_tokens(codec, data, donor_info["tokens"])}
+    return images, {k: M.scores(pil, v, metrics) for k, v in images.items()}
+
+
+def captioned(images: dict[str, ImageLike], captions: dict[str, str]) -> dict[str, ImageLike]:
+    """The images that have a caption (retrieval needs one per image), saying which are left out
+    (e.g. a photo of your own: its caption is not in ``data/samples/captions.csv``).
+    Explained in notebook ``06_alignment_mechanisms``."""
+    missing = [name for name in images if name not in captions]
+    if missing:
+        print(f"no caption for {', '.join(missing)} (captions: data/samples/captions.csv): left out of the retrieval test")
+    return {name: img for name, img in images.items() if name in captions}
+
+
 ABLATION_CSV = Path(__file__).resolve().parents[2] / "data" / "ablations" / "alignment.csv"
 ABLATION_COMMAND = "python scripts/ablation_alignment.py --runs runs --steps 150"
 
@@ -169,19 +208,38 @@ def alignment_ablation(path: str | Path | None = None) -> pd.DataFrame | None:
 
 
 def ablation_report(table: pd.DataFrame | None) -> str:
-    """What the ablation CSV says, or that it has not been run and the command that runs it.
+    """What the ablation CSV says: first one plain sentence computed from its numbers (whether
+    the two runs differ by more than the smallest differences worth claiming,
+    ``claims.MARGINS``; if not, that it shows nothing, and why where the CSV says), then the
+    numbers; or that it has not been run and the command that runs it.
     Explained in notebook ``06_alignment_mechanisms``.
     """
+    from ..claims import MARGINS
+
     if table is None:
         return ("The self-distillation ablation has NOT been run: data/ablations/alignment.csv is missing.\n"
                 f"Run it (needs a trained codec stage and the training photos):\n    {ABLATION_COMMAND}\n"
                 "The live measurements below do not need it.")
-    lines = [f"Ablation from {ABLATION_CSV.name}: {len(table)} variant(s), "
-             f"{int(table['steps'].iloc[0])} codec-stage steps each."]
+    steps = int(table["steps"].iloc[0])
+    numbers = f"Ablation from {ABLATION_CSV.name}: {len(table)} variant(s), {steps} codec-stage steps each."
     by = table.set_index("variant")
-    if {"full", "no_distill"} <= set(by.index):
-        f, n = by.loc["full"], by.loc["no_distill"]
-        lines.append(f"cos(y_hat, E(x)): {f['cosine_yhat_encoder']:.3f} with L_sd vs {n['cosine_yhat_encoder']:.3f} "
-                     f"without ({f['cosine_yhat_encoder'] - n['cosine_yhat_encoder']:+.3f}); PSNR "
-                     f"{f['psnr'] - n['psnr']:+.3f} dB, bpp {f['bpp'] - n['bpp']:+.4f}.")
-    return "\n".join(lines)
+    if not {"full", "no_distill"} <= set(by.index):
+        return numbers
+    f, n = by.loc["full"], by.loc["no_distill"]
+    d_cos, d_psnr = f["cosine_yhat_encoder"] - n["cosine_yhat_encoder"], f["psnr"] - n["psnr"]
+    numbers += (f"\ncos(y_hat, E(x)): {f['cosine_yhat_encoder']:.3f} with L_sd vs {n['cosine_yhat_encoder']:.3f} "
+                f"without ({d_cos:+.3f}); PSNR {d_psnr:+.3f} dB, bpp {f['bpp'] - n['bpp']:+.4f}.")
+    if abs(d_psnr) < MARGINS["psnr"] and abs(d_cos) < MARGINS["cosine"]:
+        plain = (f"In plain words: this ablation shows nothing. Training {steps} steps with and without the "
+                 f"self-distillation loss ends {abs(d_psnr):.3f} dB and "
+                 f"{f'{abs(d_cos):.4f}' if abs(d_cos) >= 1e-4 else 'less than 0.0001'} in cosine apart, far below "
+                 f"the smallest differences worth claiming ({MARGINS['psnr']:g} dB, {MARGINS['cosine']:g}), and with "
+                 "one run per variant there is no spread to judge any difference against.")
+        if "above_margin" in by and min(f["above_margin"], n["above_margin"]) >= 0.99:
+            plain += (f" Why: even the run trained without the loss ends with {n['above_margin']:.0%} of the "
+                      "positions past the margin, where the loss is zero, so here the loss had almost nothing to do.")
+    else:
+        plain = ("In plain words: the two runs differ by more than the smallest differences worth claiming "
+                 f"({MARGINS['psnr']:g} dB, {MARGINS['cosine']:g} in cosine), but with one run per variant there is "
+                 "no spread: read it as a hint, not a verdict.")
+    return plain + "\n" + numbers

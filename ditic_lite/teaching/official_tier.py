@@ -7,7 +7,7 @@ tier (which tier runs, and why, is :mod:`.tier`, shared with notebooks 02-06).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,15 +70,17 @@ def decode_timing(codec: Codec, sizes: Sequence[tuple[int, int]], steps: int = 1
     return pd.DataFrame(rows)
 
 
-def reproduce_points(codec: Codec, images: Sequence[ImageLike | str | Path], metrics: Sequence[str] | None = None,
-                     steps: int = 1) -> pd.DataFrame:
+def reproduce_points(codec: Codec, images: Sequence[ImageLike | str | Path] | Mapping[str, ImageLike],
+                     metrics: Sequence[str] | None = None, steps: int = 1) -> pd.DataFrame:
     """Code each image with ``codec`` (any tier): real bytes, bpp and metrics per image, plus the
-    mean as a last row. Explained in notebook ``07_official_dit_ic``.
+    mean as a last row. ``images``: files (named by stem), images, or a ``{name: image}`` mapping.
+    Explained in notebook ``07_official_dit_ic``.
     """
     metrics = list(metrics) if metrics is not None else default_metrics()
+    named = images.items() if isinstance(images, Mapping) else ((None, img) for img in images)
     rows = []
-    for img in images:
-        name = Path(img).stem if isinstance(img, (str, Path)) else f"image {len(rows)}"
+    for given, img in named:
+        name = given or (Path(img).stem if isinstance(img, (str, Path)) else f"image {len(rows)}")
         pil = load_image(img) if isinstance(img, (str, Path)) else as_pil(img)
         data = codec.compress(pil)
         rec = codec.decompress(data, steps=steps)

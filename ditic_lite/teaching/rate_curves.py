@@ -2,7 +2,7 @@
 baselines, BD-rates, and which perceptual metrics can run here.
 
 :func:`perceptual_metrics`, :func:`default_metrics` (also used by notebook 07), :func:`rd_table`,
-:func:`bd_rate_table`, :func:`rd_summary`.
+:func:`bd_rate_table`, :func:`rd_summary`, :func:`lowest_rate_scores`, :func:`reference_caption`.
 """
 from __future__ import annotations
 
@@ -119,4 +119,42 @@ def rd_summary(results: pd.DataFrame, metric: str = "psnr") -> str:
     best = near.loc[near[metric].idxmax() if M.HIGHER_IS_BETTER.get(metric, True) else near[metric].idxmin()]
     lines.append(f"Near {common:.3f} bpp (the highest of the codecs' lowest rates), the best {metric} is {best['codec']} "
                  f"({best[metric]:.3f}{unit} at {best['bpp']:.3f} bpp).")
+    return "\n".join(lines)
+
+
+def lowest_rate_scores(results: pd.DataFrame, codec: str, metric: str = "psnr") -> pd.Series:
+    """Per image: ``metric`` of ``codec`` at its lowest rate point (the first rate id), highest
+    first. How much the photo alone moves a curve. Explained in notebook ``05_rate_perception_curves``."""
+    rows = results[results["codec"] == codec]
+    rows = rows[rows["rate"] == rows["rate"].min()]
+    return rows.groupby("image")[metric].mean().sort_values(ascending=False)
+
+
+def reference_caption(results: pd.DataFrame, codec, measured_on: str, dataset: str = "Kodak") -> str:
+    """What the published curve can and cannot be compared with, computed from the run: which
+    model (``codec``, loaded: its name and parameter count) on which photos each side is, and
+    (with two photos or more) how far apart the same model lands on two photos of this run.
+    Explained in notebook ``05_rate_perception_curves``."""
+    from ..model import count_parameters
+    from ..notebook import OFFICIAL_PARAMS
+
+    official = sum(OFFICIAL_PARAMS.values())
+    test, model_parameters = codec.name, count_parameters(codec.model)
+    n = results.loc[results["codec"] == test, "image"].nunique()
+    same_photos = measured_on == dataset
+    lines = [f"Measured here: {test} ({model_parameters / 1e6:,.1f} M parameters) on {n} photo(s) ({measured_on}). "
+             f"Published: the authors' DiT-IC ({official / 1e9:.2f} B parameters) on the 24 {dataset} photos."]
+    if same_photos and test == "official":
+        lines.append(f"Same model family on the same photos ({n} of the 24): the heights can be compared, "
+                     "with the spread of a few photos in mind.")
+    else:
+        lines.append("Different photos and a different model, drawn apart on purpose: do not compare the heights "
+                     "of the two figures.")
+    scores = lowest_rate_scores(results, test)
+    if len(scores) >= 2:
+        lines.append(f"How much the photo alone matters: at its lowest rate point the same {test} model reaches "
+                     f"{scores.iloc[0]:.1f} dB on {scores.index[0]} and {scores.iloc[-1]:.1f} dB on {scores.index[-1]}, "
+                     f"{scores.iloc[0] - scores.iloc[-1]:.1f} dB apart.")
+    else:
+        lines.append("This run measured one photo, so it cannot show how much photos differ (Exercise 3 tries another).")
     return "\n".join(lines)

@@ -57,6 +57,9 @@ CPU_SIDE = 256
 pads to multiples of 256, so smaller crops cost the same)."""
 TILE_ABOVE = 2048
 """The official DC-AE decodes in tiles only above this many pixels a side (bounded GPU memory)."""
+EVALUATION_SIDE = 768
+"""A photo of your own joins notebook 05's curves at most this many pixels a side (the sample
+photos are 768x512), so that coding it at every rate point takes seconds, not minutes."""
 SINGLE_FILE_QUANT_STEPS = (0.5, 1.0, 2.0)
 """With one checkpoint, the official curve of notebook 05 is that rate point at these quantisation steps."""
 
@@ -296,16 +299,24 @@ class Tier:
             chosen[photo_label(include)] = photo_path(include)
         return {label: self.prepare(load_image(path)) for label, path in chosen.items()}
 
-    def evaluation_folder(self, count: int | None = None) -> tuple[Path, str]:
-        """The images of the curves: ``(folder, what)``. Tiny: the sample photos. Official: Kodak,
-        downloaded once with a progress bar (``ditic_lite.data``, checksums) where it is cached or
-        the internet is reachable, else the sample photos; on a CPU their crops, written to
-        ``results/``. A failed download says why and uses the sample photos."""
+    def evaluation_folder(self, count: int | None = None, data: str | Path | None = None,
+                          include: str | Path | None = None) -> tuple[Path, str]:
+        """The images of the curves: ``(folder, what)``. ``data``: a folder of photos of your own;
+        else (tiny) the sample photos, or (official) Kodak, downloaded once with a progress bar
+        (``ditic_lite.data``, checksums) where it is cached or the internet is reachable, else the
+        sample photos; on a CPU their crops, written to ``results/``. A failed download says why
+        and uses the sample photos. ``include`` (a photo: ``notebook.photo_path``) joins the first
+        ``count`` images in place of the last when it is not among them (:meth:`with_photo`)."""
         from ..data import DATASETS, cache_dir, list_images, resolve
         from ..notebook import samples_dir
 
         folder, what = samples_dir(), "the sample photos"
-        if self.official:
+        if data:
+            folder = Path(data).expanduser().resolve()
+            if not folder.is_dir() or not list_images(folder):
+                raise FileNotFoundError(f"data={str(data)!r}: not a folder of images (PNG, JPEG, WebP, ...)")
+            what = f"the photos in {folder.name}/"
+        elif self.official:
             cached = (cache_dir() / DATASETS["kodak"].name / ".complete").exists()
             if cached or online("r0k.us"):
                 if not cached:
@@ -318,16 +329,49 @@ class Tier:
                           "using the sample photos instead")
             else:
                 print("Kodak is not cached and its host is not reachable (offline): using the sample photos")
-        if not self.side:
-            return folder, what
-        crops = result_path(f"{self.name}_{self.side}px_{'kodak' if what == 'Kodak' else 'samples'}")
-        crops.mkdir(exist_ok=True)
+        if self.side:
+            crops = result_path(f"{self.name}_{self.side}px_{'kodak' if what == 'Kodak' else 'samples' if not data else 'data'}")
+            crops.mkdir(exist_ok=True)
+            from ..images import load_image
+            for p in list_images(folder)[:count]:
+                target = crops / f"{p.stem}.png"
+                if not target.exists():
+                    self.prepare(load_image(p)).save(target)
+            folder, what = crops, f"{what}, center crops of at most {self.side}x{self.side} px"
+        return self.with_photo(folder, what, count, include) if include else (folder, what)
+
+    def with_photo(self, folder: str | Path, what: str, count: int | None, photo: str | Path) -> tuple[Path, str]:
+        """``(folder, what)`` of the first ``count`` images of ``folder`` with ``photo`` among them:
+        unchanged when it is (by ``notebook.photo_label``), else a folder in ``results/`` holding
+        copies of them with ``photo`` in place of the last one, prepared (:meth:`prepare`) and at
+        most :data:`EVALUATION_SIDE` pixels a side, so that your photo costs what a sample photo
+        costs (the notebook says so). Used by notebook ``05_rate_perception_curves``."""
+        import shutil
+
+        from ..data import list_images
         from ..images import load_image
-        for p in list_images(folder)[:count]:
-            target = crops / f"{p.stem}.png"
-            if not target.exists():
-                self.prepare(load_image(p)).save(target)
-        return crops, f"{what}, center crops of at most {self.side}x{self.side} px"
+        from ..notebook import photo_label, photo_path
+
+        label = photo_label(photo)
+        chosen = list_images(folder)[:count]
+        if label in [p.stem for p in chosen]:
+            return Path(folder), what
+        target = result_path(f"curves_with_{label}")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        kept = chosen[:-1] if len(chosen) else []
+        for p in kept:
+            shutil.copy(p, target / p.name)
+        pil = self.prepare(load_image(photo_path(photo)))
+        if max(pil.size) > EVALUATION_SIDE:
+            scale = EVALUATION_SIDE / max(pil.size)
+            size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
+            print(f"your photo {label} ({pil.width}x{pil.height}) joins the curves at {size[0]}x{size[1]}, the size of "
+                  "the sample photos, so that it costs what they cost")
+            pil = pil.resize(size, Image.LANCZOS)
+        pil.save(target / f"{label}.png")
+        replaced = f" in place of {chosen[-1].stem}" if chosen else ""
+        return target, f"{what}, with your photo {label}{replaced}"
 
     def evaluation_images(self, count: int, folder: str | Path | None = None) -> list[Path]:
         """The first ``count`` images of ``folder`` (default :meth:`evaluation_folder`; notebook 07)."""
@@ -454,7 +498,7 @@ class Tier:
         from .rate_curves import rd_table
 
         if not self.official:
-            return rd_table(max_images=max_images, metrics=metrics)
+            return rd_table(folder, max_images=max_images, metrics=metrics)
         codecs = self.curve_codecs()
         if len(self.rates) == 1:
             print(f"curve of the one checkpoint at quantisation steps {list(SINGLE_FILE_QUANT_STEPS)} (rate ids 0..2)")
