@@ -4,6 +4,7 @@
     data = codec.compress(image)                    # real entropy-coded bytes
     data = codec.compress(image, quant_step=2.0)    # coarser y: fewer bytes (the step is in the file)
     image = codec.decompress(data)                  # one-step DiT decode, original size
+    image = codec.decompress(data, decoder="realism")   # the same bytes, the decoder that draws texture
     image, info = codec.decompress(data, steps=4, return_intermediates=True)
 
 Explained in notebook ``01_quickstart``.
@@ -24,6 +25,9 @@ from .determinism import deterministic_threads
 from .images import ImageError, ImageLike, check_size, pad_to_multiple, padded_size, to_pil, to_tensor
 from .metrics import bits_per_pixel
 from .model import DiTIC
+from .realism import NOISE_SEED, TextureHead
+
+DECODERS = ("fidelity", "realism")  # what decompress(decoder=...) takes (realism.py)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Codec:
     checkpoint_id: bytes
     card: dict[str, Any] = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
+    realism: TextureHead | None = None  # the realism decoder's texture head, where the tier ships one
 
     @property
     def pad_multiple(self) -> int:
@@ -118,6 +123,7 @@ class Codec:
         steps: int = 1,
         return_intermediates: bool = False,
         pixelwise: bool = True,
+        decoder: str = "fidelity",
     ) -> Image.Image | tuple[Image.Image, dict[str, Any]]:
         """Decode bytes into a PIL image of the original size.
 
@@ -128,13 +134,25 @@ class Codec:
         ``trajectory`` (latents after each step), ``timings`` (seconds per stage), ``bpp``,
         ``header`` and ``quant_step`` (the file's quantisation step of y).
         ``pixelwise=False`` uses the mean pseudo-timestep everywhere (ablation).
+        ``decoder="realism"`` adds the texture the realism decoder draws (``realism.py``; the
+        same bytes, deterministic: its noise has a fixed seed); ``"fidelity"`` is the default.
         """
         if not isinstance(steps, int) or steps < 1 or steps > 1000:
             raise ValueError(f"steps must be an integer in 1..1000, got {steps!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if decoder == "realism" and self.realism is None:
+            raise ValueError(f"'{self.name}' has no realism decoder (the tiny DiT-IC ships one: "
+                             "ditic_lite.load('tiny'))")
         trajectory: list[torch.Tensor] = []
         header, codec_out, entropy_seconds = self.entropy_decode(data)
         with self._coding_context():
             rec = self.model.reconstruct(codec_out, steps=steps, pixelwise=pixelwise, trajectory=trajectory)
+            if decoder == "realism":
+                tic = time.perf_counter()
+                noise = self.realism.noise_for(rec["image"], seed=NOISE_SEED)
+                rec["image"] = self.realism(rec["image"].float(), rec["y_hat"].float(), noise)
+                rec["timings"]["realism"] = time.perf_counter() - tic
         image = to_pil(rec["image"][..., : header.height, : header.width])
         if not return_intermediates:
             return image

@@ -161,6 +161,9 @@ def train(args: TrainArgs) -> dict[str, Any]:
                                   if args.stage == "ae" else {}),
                 **({"ms_ssim_weight": args.ms_ssim_weight, "adversarial_weight": args.adversarial_weight,
                     "codec_step": codec_stage_step(args.runs)} if args.stage == "tune" else {}),
+                **({"adversarial_weight": args.adversarial_weight, "feature_weight": args.feature_weight,
+                    "mse_weight": args.mse_weight, "codec_step": codec_stage_step(args.runs)}
+                   if args.stage == "realism" else {}),
                 "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
     def write_progress() -> None:  # steps, wall time over every run so far, loss history
@@ -290,7 +293,8 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     """``ditic-lite train STAGE ...`` arguments over the stage's defaults."""
     given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
                                                "channels_last", "compile", "distill_margin", "variance_weight",
-                                               "ms_ssim_weight", "decoded_share", "adversarial_weight")
+                                               "ms_ssim_weight", "decoded_share", "adversarial_weight",
+                                               "feature_weight", "mse_weight")
              if getattr(ns, key, None) is not None}
     if ns.lambdas:
         given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
@@ -319,7 +323,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="ae: share of batches the decoder learns from the trained codecs' decoded latents "
                         "(fine-tune on what files decode to; default 0: exact latents only)")
     p.add_argument("--adversarial-weight", type=float, dest="adversarial_weight",
-                   help="tune: weight of the patch discriminator's term (default: train_config.ADVERSARIAL_WEIGHT; 0: off)")
+                   help="tune: weight of the patch discriminator's term (default: train_config.ADVERSARIAL_WEIGHT; 0: off); "
+                        "realism: its fixed weight (default: train_config.REALISM_ADVERSARIAL_WEIGHT)")
+    p.add_argument("--feature-weight", type=float, dest="feature_weight",
+                   help="realism: weight of feature matching relative to the generator term")
+    p.add_argument("--mse-weight", type=float, dest="mse_weight",
+                   help="realism: weight of the full-resolution MSE besides the 4x4 low-pass MSE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",

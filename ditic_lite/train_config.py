@@ -56,6 +56,10 @@ VARIANCE_WEIGHT = 0.05
 # term (2,653 steps, 0.1 for the first 584) fine-detail retention rose 12 % over the untuned
 # model, without it (3,832 steps) 6 %; PSNR +0.055 / +0.063 dB, MS-SSIM +0.0016 / +0.0021
 ADVERSARIAL_WEIGHT = 0.5
+# fixed (not adaptive) weight of the adversarial and feature-matching terms of the realism
+# decoder's texture head (stage ``realism``, train_realism.py); the trade-off's sweep is in
+# data/results/realism_tradeoff.csv
+REALISM_ADVERSARIAL_WEIGHT = 0.01
 
 DEFAULT_DATA = Path(os.environ.get("DITIC_TRAIN_DATA", "../shared/data/train"))
 
@@ -74,6 +78,9 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "mse": dict(steps=4000, batch_size=8, crop=16, lr=3e-4),
     "tune": dict(steps=2000, batch_size=2, crop=512, lr=1e-4, ms_ssim_weight=0.05,
                  adversarial_weight=ADVERSARIAL_WEIGHT, distill_margin=DISTILL_MARGIN),
+    # the realism decoder's texture head (train_realism.py): a FIXED adversarial weight
+    "realism": dict(steps=4000, batch_size=4, crop=256, lr=2e-4, adversarial_weight=REALISM_ADVERSARIAL_WEIGHT,
+                    feature_weight=1.0, mse_weight=0.1),
 }
 CACHED_STAGES = ("dit", "codec", "mse")  # trained on runs/cache (latent_cache.py), not on pixels
 
@@ -108,7 +115,9 @@ class TrainArgs:
     variance_weight: float = 0.0  # codec: weight of flow.variance_calibration_loss (0: off, as the release)
     ms_ssim_weight: float = 0.0  # ae: weight of (1 - MS-SSIM) besides MSE + L1 (0: off)
     decoded_share: float = 0.0  # ae: share of batches decoded from a trained codec's y_hat (0: exact latents only)
-    adversarial_weight: float = 0.0  # tune: weight of the patch discriminator's term (0: off)
+    adversarial_weight: float = 0.0  # tune, realism: weight of the patch discriminator's term (0: off)
+    feature_weight: float = 1.0  # realism: feature matching, relative to the generator term
+    mse_weight: float = 0.1  # realism: full-resolution MSE besides the low-pass one
     bf16: bool = False
     channels_last: bool = False  # NHWC memory layout of the trained convolutions and the batch
     compile: bool = False  # torch.compile the trained module (inductor; the first steps compile)

@@ -20,7 +20,8 @@ from .model import DiTIC
 from .train_config import TrainArgs, run_config, run_weights
 
 CODEC_STAGES = ("codec", "mse")  # stages whose entropy bottleneck learns its quantiles
-DOWNSTREAM_STAGES = ("dit", *CODEC_STAGES, "tune")  # on the autoencoder's (and frozen encoder's) weights
+PIXEL_TUNE_STAGES = ("tune", "realism")  # on the finished DiT-IC codec, in pixel space
+DOWNSTREAM_STAGES = ("dit", *CODEC_STAGES, *PIXEL_TUNE_STAGES)  # on the autoencoder's (and frozen encoder's) weights
 
 
 def load_stage_weights(model: nn.Module, path: Path, prefixes: tuple[str, ...] | None = None) -> None:
@@ -51,13 +52,17 @@ def build_model(args: TrainArgs) -> tuple[DiTIC, DiTICConfig]:
     if frozen_encoder_file(args.runs).exists() and (args.stage in DOWNSTREAM_STAGES
                                                    or (args.stage == "ae" and args.freeze_encoder)):
         load_stage_weights(model, frozen_encoder_file(args.runs))
-    if args.stage in ("codec", "tune"):
+    if args.stage in ("codec", *PIXEL_TUNE_STAGES):
         load_stage_weights(model, run_weights(args.runs, "dit"), ("DiT.",))
-    if args.stage in (*CODEC_STAGES, "tune"):  # both keep the LoRA layout (the baseline's stays zero)
+    if args.stage in (*CODEC_STAGES, *PIXEL_TUNE_STAGES):  # both keep the LoRA layout (the baseline's stays zero)
         model.add_lora()
-    if args.stage == "tune":  # the finished DiT-IC codec: its codec, prompter and DiT LoRA
+    if args.stage in PIXEL_TUNE_STAGES:  # the finished DiT-IC codec: its codec, prompter and DiT LoRA
         load_into(model, tuned_parts(read_safetensors(run_weights(args.runs, "codec"))), required=(),
                   source=str(run_weights(args.runs, "codec")))
+    if args.stage == "realism":  # on top of the fidelity decoder: the tune's LoRA, merged (all of it frozen)
+        load_into(model, tune_lora(read_safetensors(run_weights(args.runs, "tune"))), required=(),
+                  source=str(run_weights(args.runs, "tune")))
+        model.merge_lora()
     return model, cfg
 
 
@@ -163,6 +168,8 @@ def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> lis
         for name, p in model.named_parameters():
             if is_tuned(name):
                 p.requires_grad_(True)
+    elif stage == "realism":  # nothing of the model: the stage's texture head learns (train_realism.py)
+        pass
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return [p for p in model.parameters() if p.requires_grad]

@@ -499,6 +499,9 @@ STAGE_STEPS: dict[str, type[StageStep]] = {
     "ae": AutoencoderStep, "dit": FlowStep, "codec": AlignedLatentStep, "mse": LatentCodecStep,
     "tune": PixelTuneStep,
 }
+from .train_realism import RealismStep  # noqa: E402  (built on StageStep above)
+
+STAGE_STEPS["realism"] = RealismStep
 
 
 def make_step(args: TrainArgs, model: DiTIC, params: list[nn.Parameter], captions: torch.Tensor | None) -> StageStep:

@@ -32,6 +32,7 @@ from .checkpoints import CheckpointError, is_entropy_table, load_into, load_weig
 from .codec import Codec
 from .config import PRESETS, DiTICConfig
 from .model import DiTIC
+from .realism import REALISM_FILE, TextureHead
 from .registry import CODECS, OFFICIAL, TINY, names
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
@@ -143,9 +144,22 @@ def load(name: str = "tiny", rate: int = 0, device: str | torch.device = "cpu",
     model = assemble(config, base, {**shared, **rate_tensors}, use_dit=use_dit).to(device)
     model.merge_lora()
     digests = config_digest + base_card["sha256"] + shared_card["sha256"] + card["sha256"]
-    checkpoint_id = hashlib.sha256(digests.encode()).digest()[:8]
+    checkpoint_id = hashlib.sha256(digests.encode()).digest()[:8]  # the realism decoder reads the same files
+    head, head_card = load_realism(checkpoints / name, config, check_hash)
+    cards = {"base": base_card, "shared": shared_card, **({"realism": head_card} if head_card else {}), **card}
     return Codec(model=model, name=name, rate=rate, rates=rates, checkpoint_id=checkpoint_id,
-                 card={"base": base_card, "shared": shared_card, **card}, device=device)
+                 card=cards, device=device, realism=head.to(device) if head is not None else None)
+
+
+def load_realism(folder: Path, config: DiTICConfig, check_hash: bool = True) -> tuple[TextureHead | None, dict]:
+    """The realism decoder's texture head of a codec folder, with its card (``None, {}`` if none)."""
+    path = folder / REALISM_FILE
+    if not path.exists():
+        return None, {}
+    tensors, card = load_weights(path, check_hash)
+    head = TextureHead(latent_channels=config.vae["latent_channels"], **card.get("head", {}))
+    load_into(head, tensors, source=str(path))
+    return head.eval().requires_grad_(False), card
 
 
 def _load_config(path: Path) -> DiTICConfig:

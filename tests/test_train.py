@@ -90,6 +90,18 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     assert torch.allclose(codec.model.codec.log_step, steps[1].half().float())
     data = codec.compress(train_folder / "kite_0.png")
     assert codec.decompress(data).size == (768, 512)
+    # the realism decoder: a texture head on the exported DiT-IC's fidelity decoder, the same files
+    from ditic_lite.train_realism import RealismStep, export_realism
+    monkeypatch.setattr(RealismStep, "adversarial_start", 1)
+    summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01))
+    assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.01
+    assert load_file(str(runs / "realism" / "stage.safetensors"))["out.weight"].abs().sum() > 0  # the head learned
+    realism_card = export_realism(runs, out=out)
+    assert realism_card["sha256"] == zoo.sha256_file(out / "tiny" / "realism.safetensors")
+    codec = zoo.load("tiny", rate=1, checkpoints=out)
+    assert codec.realism is not None and zoo.load("mse", rate=1, checkpoints=out).realism is None
+    realism = codec.decompress(data, decoder="realism")
+    assert realism.size == (768, 512) and codec.compress(train_folder / "kite_0.png") == data  # same bytes
     # the exported encoder makes the cached latents: a cache of another encoder is refused
     from ditic_lite.latent_cache import model_encoder_digest
     assert model_encoder_digest(codec.model) == read_index(runs / "cache")["encoder_sha256"]

@@ -1,0 +1,214 @@
+"""Stage ``realism``: train the realism decoder's texture head (:mod:`ditic_lite.realism`).
+
+Everything of the shipped DiT-IC stays frozen: its codec (files keep their bytes), its DiT and
+its decoder with the fidelity tune's LoRA. Each step codes 512-px crops as files are (eval-mode
+rounding, a random rate point and step jitter), decodes them with the fidelity decoder (no
+gradient: the head is the only thing that learns, which makes a step cheap), and trains the
+head on
+
+``L = MSE(pool(x_hat), pool(x)) + mse_weight * MSE(x_hat, x) + w_adv * (L_gen + feature_weight * L_fm)``
+
+* the low-pass term (4x4 average pooling) keeps the fidelity decoder's coarse picture: texture
+  finer than 4 pixels is free to differ from the original, which is what drawing it means;
+* a small full-resolution MSE bounds how far the drawn texture may stray (the PSNR cost);
+* ``L_gen``: the hinge generator loss of two patch discriminators, on the image and on a copy at
+  half size (so they judge texture at two scales), with a FIXED weight ``w_adv``: unlike the
+  fidelity tune's adaptive weight, the adversarial term is not scaled down when the pixel loss
+  would rather have blur;
+* ``L_fm``: feature matching, the L1 distance between the discriminators' features of the
+  original and of the decoded crop (pix2pixHD's stabiliser).
+
+``adversarial_weight = 0`` trains the head on the pixel terms alone (the trade-off's zero point).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
+from .checkpoints import read_safetensors, save_weights
+from .config import DiTICConfig
+from .model import DiTIC
+from .realism import NOISE_SEED, REALISM_FILE, TextureHead, compare_decoders
+from .train_config import TrainArgs, run_config
+from .train_stages import StageStep
+
+SCALES = (1, 2)  # the discriminators' image scales: full size and half size
+
+
+def discriminator_features(disc: PatchDiscriminator, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The discriminator's patch scores and the activations after each of its LeakyReLUs."""
+    features, h = [], image
+    for layer in disc.net:
+        h = layer(h)
+        if isinstance(layer, nn.LeakyReLU):
+            features.append(h)
+    return h, features
+
+
+class RealismStep(StageStep):
+    """One step of stage ``realism``: the texture head on fidelity-decoded crops (module docstring)."""
+
+    trains_codec = False
+    uses_cache = False
+    adversarial_start = 100  # the discriminators learn alone first
+    discriminator_betas = (0.5, 0.9)
+    pool = 4  # the low-pass pixel term's block size
+
+    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
+                 quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float) -> None:
+        # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
+        self.model, self.extra = model, self.extra_modules(model.config)
+        self.trained, self.accelerator, self.quantile_optimizer = model, None, None
+        model.eval()  # every part of the model is frozen, with the rounding of real files
+        self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
+        discs = [p for name, module in self.extra.items() if name.startswith("disc") for p in module.parameters()]
+        self.disc_optimizer = torch.optim.AdamW(discs, lr=lr, betas=self.discriminator_betas, weight_decay=0.0)
+        self.rate_log_steps, self.quant_jitter = rate_log_steps, quant_jitter
+        self.adversarial_weight, self.feature_weight, self.mse_weight = adversarial_weight, feature_weight, mse_weight
+        self.calls = 0
+        self._fake: torch.Tensor | None = None
+        self._real: torch.Tensor | None = None
+
+    @classmethod
+    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
+        steps_file = args.runs / "codec" / "stage.safetensors"
+        if not steps_file.exists():
+            raise FileNotFoundError(f"{steps_file} not found: the realism decoder starts from a trained DiT-IC "
+                                    "(ditic-lite train codec, or --from-shipped)")
+        return dict(rate_log_steps=read_safetensors(steps_file)["rate_log_steps"], quant_jitter=args.quant_jitter,
+                    adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
+                    mse_weight=args.mse_weight)
+
+    @classmethod
+    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
+        return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"]),
+                              **{f"disc{s}": PatchDiscriminator() for s in SCALES}})
+
+    def prepare(self, accelerator, loader: Any, channels_last: bool = False, compile: bool = False) -> Any:
+        if accelerator.num_processes > 1:
+            raise ValueError("train realism runs on one process")
+        return super().prepare(accelerator, loader, channels_last=channels_last, compile=compile)
+
+    def checkpointed(self) -> list[Any]:
+        return super().checkpointed() + [self.disc_optimizer]
+
+    def ema_parameters(self) -> list[nn.Parameter]:
+        return list(self.extra["head"].parameters())
+
+    def exported(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.extra["head"].state_dict().items()}
+
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.extra["head"].load_state_dict(tensors)
+
+    @torch.no_grad()
+    def fidelity_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Code ``x`` at a random rate point as a file is, decode it with the fidelity decoder:
+        ``(image in [0, 1], y_hat)``."""
+        model = self.model
+        r = random.randrange(len(self.rate_log_steps))
+        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
+        with torch.autocast(x.device.type, enabled=False):
+            latent, latent2 = model.encode_latents(x.float())
+            codec_out = model.codec(latent, latent2, log_step=self.rate_log_steps[r].to(x.device) + jitter)
+            rec = model.reconstruct(codec_out)
+        return rec["image"].float(), rec["y_hat"].float()
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+        x, _ = batch
+        x = x.float()
+        fidelity, y_hat = self.fidelity_decode(x)
+        head = self.extra["head"]
+        out = head(fidelity, y_hat, head.noise_for(fidelity, seed=None))
+        low = F.mse_loss(F.avg_pool2d(out, self.pool), F.avg_pool2d(x, self.pool))
+        mse = F.mse_loss(out, x)
+        loss = low + self.mse_weight * mse
+        logs = {"psnr": float(10 * torch.log10(1 / mse.detach())),
+                "psnr_fidelity": float(10 * torch.log10(1 / F.mse_loss(fidelity, x))), "low_mse": float(low.detach())}
+        self.calls += 1
+        self._fake, self._real = out.detach() * 2 - 1, x * 2 - 1
+        if self.adversarial_weight and self.calls > self.adversarial_start:
+            generator, matching = 0.0, 0.0
+            for s in SCALES:
+                disc = self.extra[f"disc{s}"]
+                disc.requires_grad_(False)
+                fake_scores, fake_features = discriminator_features(disc, self._scaled(out * 2 - 1, s))
+                with torch.no_grad():
+                    _, real_features = discriminator_features(disc, self._scaled(self._real, s))
+                disc.requires_grad_(True)
+                generator = generator + hinge_generator_loss(fake_scores)
+                matching = matching + sum(F.l1_loss(f, r) for f, r in zip(fake_features, real_features)) / len(real_features)
+            loss = loss + self.adversarial_weight * (generator + self.feature_weight * matching)
+            logs.update(gen=float(generator.detach()), feature_matching=float(matching.detach()))
+        return loss, logs
+
+    @staticmethod
+    def _scaled(image: torch.Tensor, factor: int) -> torch.Tensor:
+        return image if factor == 1 else F.avg_pool2d(image, factor)
+
+    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        logs = super().__call__(batch)
+        if self.adversarial_weight:  # then the discriminators' step on the same crops
+            d_loss = sum(hinge_discriminator_loss(self.extra[f"disc{s}"](self._scaled(self._real, s)),
+                                                  self.extra[f"disc{s}"](self._scaled(self._fake, s)))
+                         for s in SCALES)
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            logs["disc"] = float(d_loss.detach())
+        return logs
+
+
+
+def trained_head(runs: Path) -> TextureHead:
+    """The texture head of a runs folder's ``realism`` stage (the EMA weights it exported)."""
+    path = runs / "realism" / "stage.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
+    head = RealismStep.extra_modules(run_config(runs))["head"]
+    head.load_state_dict(read_safetensors(path))
+    return head.eval().requires_grad_(False)
+
+
+def export_realism(runs: Path, out: Path | None = None, data: Path | None = None,
+                   rates: Sequence[int] = (0, 3)) -> dict[str, Any]:
+    """Write the realism decoder (``out/tiny/realism.safetensors``) with its card.
+
+    Refuses a head trained on another DiT-IC codec than ``runs`` holds now. Where the held-out
+    photos are in ``data``, the card records both decoders on them at ``rates`` (the same bytes).
+    """
+    from . import zoo
+    from .shipping import hardware
+    from .train_data import VALIDATION, validation_images
+    from .train_setup import codec_stage_step
+
+    out = out or zoo.CHECKPOINT_DIR
+    summary = json.loads((runs / "realism" / "summary.json").read_text())
+    trained_on = summary["runs"][-1].get("codec_step")
+    if trained_on != codec_stage_step(runs):
+        raise ValueError(f"the realism head was trained on the codec at step {trained_on}, runs/codec is at "
+                         f"step {codec_stage_step(runs)}: ditic-lite train realism first")
+    head = trained_head(runs)
+    card = {"model": "tiny", "part": "realism decoder: texture head (the same files, realism.py)",
+            "head": head.arch, "noise_seed": NOISE_SEED, "hardware": hardware(), "stages": {"realism": summary}}
+    path = out / "tiny" / REALISM_FILE
+    card = save_weights(head.state_dict(), path, card)
+    images = validation_images(data) if data is not None else []
+    photos = {Path(rel).stem: image for rel, image in zip(VALIDATION, images)}
+    if photos:  # measured through the real load path
+        codec = zoo.load("tiny", rate=rates[0], checkpoints=out)
+        table = compare_decoders(codec, photos, rates=rates)
+        card["validation"] = (table.groupby(["rate", "decoder"])
+                              [["bpp", "psnr", "ms_ssim", "detail_ratio", "block_correlation", "flat_block_ratio",
+                                "decode_s"]].median().reset_index().to_dict(orient="records"))
+        card["validation_note"] = f"medians over {table['image'].nunique()} held-out photos, real file bytes"
+        path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    return card

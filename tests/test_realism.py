@@ -1,0 +1,60 @@
+"""The realism decoder: same bytes, a texture head after the fidelity decoder (issue 32)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+import ditic_lite as dl
+from ditic_lite.realism import TextureHead, compare_decoders
+from ditic_lite.spectrum import laplacian_detail, laplacian_energy
+
+
+def _textured(seed=0, size=(96, 128)):
+    rng = np.random.default_rng(seed)
+    a = np.zeros((*size, 3), np.uint8)
+    a[:, : size[1] // 2] = rng.integers(0, 256, (size[0], size[1] // 2, 3))  # texture on the left
+    a[:, size[1] // 2:] = 128  # flat on the right
+    return Image.fromarray(a)
+
+
+def test_laplacian_measures_follow_their_definitions():
+    image = _textured()
+    same = laplacian_detail(image, image)
+    assert same == pytest.approx({"detail_ratio": 1.0, "block_correlation": 1.0, "flat_block_ratio": 1.0})
+    blurred = laplacian_detail(image, image.filter(ImageFilter.GaussianBlur(2)))
+    assert blurred["detail_ratio"] < 0.3
+    noisy = np.asarray(image).astype(float) + np.random.default_rng(1).normal(0, 20, (96, 128, 3))
+    noisy = laplacian_detail(image, Image.fromarray(noisy.clip(0, 255).astype(np.uint8)))
+    assert noisy["flat_block_ratio"] > 2.0  # noise everywhere fails the flat blocks
+    # one pixel of 8-bit value 1 on black: its own 4**2, each neighbour's 1
+    dot = np.zeros((5, 5, 3), np.uint8)
+    dot[2, 2] = 1
+    assert laplacian_energy(Image.fromarray(dot)).sum() == pytest.approx((4 ** 2 + 4) * 1.0, rel=1e-6)
+
+
+def test_an_untrained_head_returns_the_fidelity_image_and_noise_is_seeded():
+    head = TextureHead()
+    image, y_hat = torch.rand(1, 3, 64, 64), torch.randn(1, 32, 2, 2)
+    assert torch.equal(head(image, y_hat, head.noise_for(image)), image)
+    assert torch.equal(head.noise_for(image), head.noise_for(image))
+    assert not torch.equal(head.noise_for(image, seed=None), head.noise_for(image, seed=None))
+
+
+def test_same_bytes_two_decoders(sample_paths):
+    codec = dl.load("tiny", rate=0)
+    if codec.realism is None:  # before the first realism head ships: a random one shows the path
+        torch.manual_seed(0)
+        codec.realism = TextureHead()
+        torch.nn.init.normal_(codec.realism.out.weight, std=0.01)
+    data = codec.compress(sample_paths[0])
+    fidelity = codec.decompress(data)
+    realism, info = codec.decompress(data, decoder="realism", return_intermediates=True)
+    assert realism.size == fidelity.size and "realism" in info["timings"]
+    assert np.asarray(realism).tobytes() != np.asarray(fidelity).tobytes()
+    assert np.asarray(codec.decompress(data, decoder="realism")).tobytes() == np.asarray(realism).tobytes()
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        codec.decompress(data, decoder="sharp")
+    with pytest.raises(ValueError, match="no realism decoder"):
+        dl.load("mse", rate=0).decompress(dl.load("mse", rate=0).compress(sample_paths[0]), decoder="realism")
+    table = compare_decoders(codec, {"sample": sample_paths[0]}, rates=[0])
+    assert list(table["decoder"]) == ["fidelity", "realism"] and table["bytes"].nunique() == 1
