@@ -48,10 +48,10 @@ def _max_side(args: argparse.Namespace) -> int | None:
     return args.max_side or None
 
 
-def _add_max_side(p: argparse.ArgumentParser) -> None:
+def _add_max_side(p: argparse.ArgumentParser, default: int | None = None) -> None:
     from .sizes import MAX_SIDE
 
-    p.add_argument("--max-side", type=int, default=MAX_SIDE, metavar="PX",
+    p.add_argument("--max-side", type=int, default=default or MAX_SIDE, metavar="PX",
                    help="downscale a larger photo so its longer side is PX (default %(default)s; 0: full size)")
 
 
@@ -105,11 +105,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_PHOTO = "kite"
+"""The demo's photo when none is given (a sample name: ``notebook.photo_path``)."""
 DEMO_TOP_BPP = 0.1
 """The demo refines the quantisation step of the highest rate point until about this rate (where
 the paper's curves end and the tiny model is at its best)."""
 DEMO_QUANT_STEPS = (0.5, 0.25, 0.125, 0.0625)
 """The finer quantisation steps the demo tries, in order, at the highest rate point."""
+DEMO_MAX_SIDE = 1024
+"""The demo codes a photo at most this many pixels a side (``--max-side``): it codes the photo
+five or six times, which at 1024x768 takes about a minute on a 2-core CPU, and its figure shows a
+thumbnail and 128-pixel crops."""
 
 
 def _demo_file(base: Path, rate: int, quant_step: float, several: bool) -> Path:
@@ -170,7 +176,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # the figure goes to a file: no window, whatever display there is
     from .baselines import pillow_codec
     from .images import load_image
-    from .metrics import bits_per_pixel, ms_ssim, psnr
+    from .metrics import MS_SSIM_MIN_SIDE, bits_per_pixel, ms_ssim, psnr
     from .notebook import figure_path, photo_label, photo_path, result_path
     from .teaching.common import subject_box
     from .viz import zoom_rows
@@ -194,7 +200,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         bpp = bits_per_pixel(len(data), image.height, image.width)
         quality = psnr(image, rec)
         measured.append((bpp, quality))
-        lines.append(f"{name}: {len(data)} bytes, {bpp:.3f} bpp, PSNR {quality:.2f} dB, MS-SSIM {ms_ssim(image, rec):.3f}")
+        structure = (f", MS-SSIM {ms_ssim(image, rec):.3f}" if min(image.size) >= MS_SSIM_MIN_SIDE
+                     else f" (MS-SSIM needs {MS_SSIM_MIN_SIDE} px a side)")
+        lines.append(f"{name}: {len(data)} bytes, {bpp:.3f} bpp, PSNR {quality:.2f} dB{structure}")
         return f"{name}\n{len(data)} B, {bpp:.3f} bpp\nPSNR {quality:.1f} dB", rec
 
     points = demo_points(image, args.model, args.rate, bitstream)
@@ -218,10 +226,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     print(f"wrote {', '.join(str(p) for _, p, _, _ in points)} and {figure}")
     return 0
-
-
-DEMO_PHOTO = "kite"
-"""The demo's photo when none is given (a sample name: ``notebook.photo_path``)."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -265,7 +269,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "<stem>_rate<r>[_q<step>].ditic beside it)")
     p.add_argument("--figure", default=None,
                    help="figure written (default figures/demo_side_by_side.png for the kite, else figures/demo_<photo>.png)")
-    _add_max_side(p)
+    _add_max_side(p, default=DEMO_MAX_SIDE)
     p.set_defaults(func=_cmd_demo)
 
     if command in sub.choices:  # a built-in command: no other module is needed

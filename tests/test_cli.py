@@ -119,9 +119,9 @@ def test_demo_one_rate_point_default_paths_and_a_chosen_zoom(tmp_path, sample_pa
     monkeypatch.setenv("DITIC_RESULTS", str(tmp_path / "results"))
     src = tmp_path / "My Photo.jpg"
     Image.open(sample_paths[0]).crop((0, 0, 256, 192)).save(src, quality=95)
-    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--zoom", "10,20,64"]) == 0
+    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--zoom", "10,20,64", "--max-side", "128"]) == 0
     out = capsys.readouterr().out
-    assert out.count(" bytes, ") == 1 and out.startswith("rate 1: ")
+    assert out.count(" bytes, ") == 1 and "downscaled to 128x96" in out and "\nrate 1: " in out
     assert (tmp_path / "results" / "demo_My_Photo.ditic").exists() and (tmp_path / "figs" / "demo_My_Photo.png").exists()
     assert not list(tmp_path.glob("*.ditic"))  # nothing beside the photo
 
