@@ -56,3 +56,13 @@ def test_honest_status_is_short_and_links_the_details():
     status = section("Honest status")
     assert len(status) <= 15
     assert any("docs/status.md" in line for line in status) and any("docs/training.md" in line for line in status)
+
+
+def test_the_python_example_runs(monkeypatch):
+    """The README's "Use it" Python block runs as written, from the repository root."""
+    (example,) = [b for b in re.findall(r"^```python\n(.*?)^```", README, flags=re.M | re.S)]
+    monkeypatch.chdir(ROOT)
+    scope: dict = {}
+    exec(compile(example, "README.md", "exec"), scope)
+    assert isinstance(scope["data"], bytes) and scope["image"].size == (768, 512)
+    assert {"sigma", "t_map"} <= set(scope["info"])
