@@ -362,8 +362,8 @@ def _is_sample_name(image: str | Path) -> bool:
 def photo_label(image: str | Path) -> str:
     """A short, file-name-safe label of a photo for titles and result file names: the sample
     name (``"kite"``), else the file (or URL) stem, other characters than letters, digits, ``-``
-    and ``_`` replaced by ``_`` (at most 40 characters). Used by every notebook, first in
-    ``01_quickstart``."""
+    and ``_`` replaced by ``_`` (at most 40 characters); a photo of your own named like a sample
+    (``~/kite.jpg``) gets ``"kite_own"``. Used by every notebook, first in ``01_quickstart``."""
     text = str(image).strip()
     if _is_sample_name(text):
         return text.removesuffix(".png")
@@ -372,8 +372,17 @@ def photo_label(image: str | Path) -> str:
 
         text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1] or "photo"
     stem = Path(text).expanduser().stem if text else ""
-    label = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in stem).strip("_")
-    return label[:40] or "photo"
+    label = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in stem).strip("_")[:40] or "photo"
+    if _is_sample_name(label) and not _is_url(image) and _names_sample_file(text, label):
+        return label  # a path to the sample photo itself
+    return f"{label}_own" if _is_sample_name(label) else label  # never mistaken for the sample
+
+
+def _names_sample_file(text: str, name: str) -> bool:
+    try:
+        return photo_path(text) == sample_path(name).resolve()
+    except (OSError, ValueError):
+        return False
 
 
 def photo_path(image: str | Path) -> Path:

@@ -50,6 +50,14 @@ def test_a_path_relative_to_the_kit_works_from_any_folder(tmp_path, monkeypatch)
     assert photo_path(str(Path("data") / "samples" / "kite.png")).name == "kite.png"
 
 
+def test_a_photo_of_your_own_named_like_a_sample_keeps_its_own_label(tmp_path, sample_paths):
+    """``~/kite.jpg`` must not be taken for the sample (notebooks key photos by label)."""
+    mine = _photo(tmp_path / "kite.jpg")
+    assert photo_label(str(mine)) == "kite_own" and photo_label("https://example.org/a/kite.png") == "kite_own"
+    kite = next(p for p in sample_paths if p.stem == "kite")
+    assert photo_label(str(kite)) == photo_label(kite) == "kite"  # the sample itself, by its path
+
+
 def test_missing_folder_and_empty_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no photo 'nope.jpg': not a sample name \[.*kite.*\] and no such file"):
         photo_path("nope.jpg")
