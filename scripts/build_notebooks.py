@@ -199,6 +199,11 @@ cell after the parameters and choose a file. `DITIC_IMAGE=/path/to/photo.jpg` se
 Jupyter does the same. Results go to the `results/` folder, never beside your photo.
 """
 
+PHOTO_SIZE_NOTE = """
+A photo larger than `max_side` pixels a side is downscaled to it (the notebook prints a note), so
+that it costs about what a sample photo (768x512) costs.
+"""
+
 UPLOAD_CELL = """
 upload = False  #@param {type:"boolean"}
 if upload and dl.notebook.in_colab():  # Colab: tick the box, run this cell, choose a photo; elsewhere nothing
@@ -283,9 +288,9 @@ official one, about a hundred times less compute). The official model is in note
         "read off the model;",
         "predict, then check, what the rate point, the quantisation step and the photo do to the file size.",
     ], "Python basics; what a pixel is. No knowledge of diffusion models needed."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="kite", rate=0)  # image: a sample name, a file path or a URL; rate: a rate point
+P = dl.notebook.params(image="kite", rate=0, max_side=1024)  # image: a sample name, a file path or a URL
 P"""),
     *photo_cells(),
     md("""
@@ -312,7 +317,7 @@ The file goes to the results folder, named after the photo (never beside your ph
     code("""
 photo = dl.notebook.photo_path(P.image)
 label = dl.notebook.photo_label(P.image)
-image = dl.load_image(photo)
+image = dl.load_image(photo, max_side=P.max_side)  # a larger photo is downscaled, with a note
 print(f"photo: {label} ({photo}), {image.width}x{image.height} pixels")
 
 data = codec.compress(image)
@@ -415,7 +420,7 @@ gradient) of both photos.
 other_photo = "balloons"  # change me: "kite", "ladybird", "balloons" or a file path
 prediction = None         # your prediction for the bits per pixel of other_photo: "up", "down" or "same"
 
-second = dl.load_image(dl.notebook.photo_path(other_photo))
+second = dl.load_image(dl.notebook.photo_path(other_photo), max_side=P.max_side)
 second_bpp = dl.metrics.bits_per_pixel(len(codec.compress(second)), second.height, second.width)
 print(f"texture: {label} {dl.teaching.texture_map(image).mean():.4f}, "
       f"{dl.notebook.photo_label(other_photo)} {dl.teaching.texture_map(second).mean():.4f}")
@@ -445,16 +450,17 @@ section 3.2, mechanism 1; the paper calls the map a pixel-wise *pseudo-timestep*
         "test whether σ is high where the latent needs the most correction, and in textured regions;",
         "measure what the pixel-wise step buys over one step size for the whole image, from the same bytes.",
     ], "notebook 01; the idea of a flow step $x \\leftarrow x - \\Delta \\cdot v$ helps (explained below)."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="kite", rate=0, images=3, tier="auto", official_checkpoint="", fast=dict(images=2))
+P = dl.notebook.params(image="kite", rate=0, images=3, max_side=768, tier="auto", official_checkpoint="",
+                       fast=dict(images=2))
 P"""),
     *photo_cells(),
     code(tier_setup("dict(images=1)") + """
 codec = run.load(P.rate)
 label = dl.notebook.photo_label(P.image)
-image = run.image(P.image)
-images = run.images(P.images, include=P.image)  # the takeaways use every one of them
+images = run.images(P.images, include=P.image, max_side=P.max_side)  # the takeaways use every one of them
+image = images[label]
 recon, info = codec.roundtrip(image)
 print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels; "
       f"the takeaways use {len(images)} photos: {', '.join(images)}")
@@ -572,7 +578,7 @@ another photo, will the pixel-wise map give a higher PSNR ("up"), a lower one ("
 other_photo = "ladybird"  # change me: a sample name or the path of one of your photos
 prediction = None         # PSNR going from one step size to the pixel-wise map: "up", "down" or "same"
 
-_, table = dl.teaching.timestep_ablation(codec, run.image(other_photo))
+_, table = dl.teaching.timestep_ablation(codec, run.image(other_photo, max_side=P.max_side))
 dl.exercises.check_direction(prediction, before=float(table["psnr"].iloc[1]), after=float(table["psnr"].iloc[0]),
                              what=f"PSNR on {dl.notebook.photo_label(other_photo)} (one step size -> pixel-wise map)",
                              tolerance=0.1, unit=" dB")""",
@@ -647,17 +653,17 @@ un-adapted base is not there: that comparison is then left out, and its takeaway
         "explain, from measured numbers, why a model adapted for one step gets no better (here: worse) with more;",
         "weigh quality against decode time, stage by stage.",
     ], "notebooks 01 and 02 (the one step $\\hat y = \\tilde y - \\sigma_{\\text{map}} \\odot v_\\theta$)."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="kite", rate=0, steps=[1, 2, 4, 8, 20], images=3, tier="auto", official_checkpoint="",
-                       fast=dict(images=2))
+P = dl.notebook.params(image="kite", rate=0, steps=[1, 2, 4, 8, 20], images=3, max_side=768, tier="auto",
+                       official_checkpoint="", fast=dict(images=2))
 P"""),
     *photo_cells(),
     code(tier_setup("dict(images=1, steps=[1, 2, 4])") + """
 codec = run.load(P.rate)
 label = dl.notebook.photo_label(P.image)
-image = run.image(P.image)
-images = run.images(P.images, include=P.image)  # the takeaways use every one of them
+images = run.images(P.images, include=P.image, max_side=P.max_side)  # the takeaways use every one of them
+image = images[label]
 print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels; "
       f"the takeaways use {len(images)} photos: {', '.join(images)}")
 print(dl.teaching.describe_codec(codec))"""),
@@ -807,15 +813,16 @@ each; with a single file, one rate point, and the quantisation step below is the
         "use the quantisation step of the code y as a second rate lever that needs no retraining;",
         "check, from a measured sweep, whether more bits still buy quality.",
     ], "notebook 01 (bits per pixel, PSNR, MS-SSIM)."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="ladybird", steps=[1, 2, 4, 8], table_steps=[1, 4], quant_steps=list(dl.teaching.QUANT_STEPS),
-                       tier="auto", official_checkpoint="", fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))
+P = dl.notebook.params(image="ladybird", max_side=768, steps=[1, 2, 4, 8], table_steps=[1, 4],
+                       quant_steps=list(dl.teaching.QUANT_STEPS), tier="auto", official_checkpoint="",
+                       fast=dict(table_steps=[1], quant_steps=[0.5, 1.0, 2.0]))
 P"""),
     *photo_cells(),
     code(tier_setup("dict(steps=[1, 2], table_steps=[1], quant_steps=[0.5, 1.0, 2.0])") + """
 label = dl.notebook.photo_label(P.image)
-image = run.image(P.image)
+image = run.image(P.image, max_side=P.max_side)
 print(f"photo: {label} ({dl.notebook.photo_path(P.image)}), {image.width}x{image.height} pixels")
 cache = dl.teaching.CodecCache(device=device, loader=run.loader())  # loaded models and bitstreams: a move only decodes
 print("rate points:", " | ".join(f"{name} {cache.rates(name)}" for name in run.models))"""),

@@ -2,6 +2,9 @@
 given, flips when they do, and never fails a cell that holds no prediction yet."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ditic_lite import claims as C
@@ -58,3 +61,54 @@ def test_verdict_check_uses_the_computed_verdict_and_its_takeaway():
     assert E.check_verdict("yes", unclear).correct is False
     assert E.check_verdict("can't tell", unclear).correct is True
     assert "Does A beat B? Yes" in E.check_verdict("yes", yes).message
+
+
+# ------------------------------------------------------------------- the teaching layer of the notebooks
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+TEACHING_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")  # every notebook teaches (issue 30)
+
+
+def _cells(prefix: str) -> list:
+    import nbformat
+
+    return nbformat.read(next(NOTEBOOKS.glob(f"{prefix}_*.ipynb")), as_version=4).cells
+
+
+@pytest.mark.parametrize("prefix", TEACHING_NOTEBOOKS)
+def test_notebook_opens_with_what_you_will_learn(prefix):
+    cells = _cells(prefix)
+    learn = next(i for i, c in enumerate(cells) if c.source.startswith("## What you will learn"))
+    assert learn <= 4, "the learning goals come right after the title and set-up"
+    text = cells[learn].source
+    assert 3 <= sum(line.startswith("- ") for line in text.splitlines()) <= 5
+    assert "**Prerequisites:**" in text and re.search(r"about [\d.]+ (s|min) on a laptop CPU", text)
+
+
+@pytest.mark.parametrize("prefix", TEACHING_NOTEBOOKS)
+def test_notebook_ends_with_exercises_that_check_predictions(prefix):
+    cells = _cells(prefix)
+    heads = [(i, int(m.group(1))) for i, c in enumerate(cells)
+             if c.cell_type == "markdown" and (m := re.match(r"### Exercise (\d+):", c.source))]
+    assert [n for _, n in heads] == list(range(1, len(heads) + 1)) and len(heads) >= 3
+    turn = next(i for i, c in enumerate(cells) if c.source.startswith("## Your turn"))
+    assert turn < heads[0][0]
+    for i, _ in heads:
+        task, cell, folded = cells[i:i + 3]
+        assert re.search(r"\*\*(Predict|Estimate):\*\*", task.source), task.source
+        assert cell.cell_type == "code" and "prediction = None" in cell.source and "dl.exercises.check_" in cell.source
+        assert "<details><summary>Hint</summary>" in folded.source and "<details><summary>Solution</summary>" in folded.source
+
+
+@pytest.mark.parametrize("prefix", TEACHING_NOTEBOOKS)
+def test_notebook_takes_your_photo_and_puts_statistics_last(prefix):
+    cells = _cells(prefix)
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    assert "dl.notebook.upload_photo()" in code and "dl.notebook.photo_label(P.image)" in code
+    assert re.search(r"print\(f\"photo: \{label\}", code), "the notebook says which photo it shows"
+    assert "sample_path(" not in code and "f\"{P.image}" not in code  # any photo, results named by its label
+    if "dl.claims.show(" in code:
+        reviewers = next(i for i, c in enumerate(cells) if c.source.startswith("## For reviewers"))
+        turn = next(i for i, c in enumerate(cells) if c.source.startswith("## Your turn"))
+        shows = [i for i, c in enumerate(cells) if "dl.claims.show(" in c.source]
+        takeaways = [i for i, c in enumerate(cells) if "dl.claims.takeaways(" in c.source]
+        assert takeaways and max(takeaways) < turn < reviewers < min(shows)

@@ -40,6 +40,7 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 
 from ..images import ImageLike
+from ..sizes import MAX_SIDE
 from ..notebook import device as default_device
 from ..notebook import OFFICIAL_PARAMS, official_dtype, official_memory_gib, online, result_path, sample_paths
 from .common import as_pil
@@ -280,16 +281,19 @@ class Tier:
         left, top = (pil.width - w) // 2, (pil.height - h) // 2
         return pil.crop((left, top, left + w, top + h))
 
-    def image(self, name: str | Path) -> Image.Image:
-        """A photo (sample name, file path or URL: ``notebook.photo_path``), prepared (:meth:`prepare`)."""
+    def image(self, name: str | Path, max_side: int | None = MAX_SIDE) -> Image.Image:
+        """A photo (sample name, file path or URL: ``notebook.photo_path``), prepared (:meth:`prepare`);
+        one larger than ``max_side`` pixels a side is downscaled with a printed note (``images.load_image``)."""
         from ..images import load_image
         from ..notebook import photo_path
-        return self.prepare(load_image(photo_path(name)))
+        return self.prepare(load_image(photo_path(name), max_side=max_side))
 
-    def images(self, count: int, include: str | Path | None = None) -> dict[str, Image.Image]:
+    def images(self, count: int, include: str | Path | None = None,
+               max_side: int | None = MAX_SIDE) -> dict[str, Image.Image]:
         """The first ``count`` sample photos, prepared, keyed by ``notebook.photo_label``;
         ``include`` (a sample name, file path or URL) replaces the last of them when it is not
-        among them, so the photo a notebook shows is always measured."""
+        among them, so the photo a notebook shows is always measured (at most ``max_side`` pixels
+        a side, as :meth:`image`)."""
         from ..images import load_image
         from ..notebook import photo_label, photo_path
 
@@ -297,7 +301,7 @@ class Tier:
         if include and chosen and photo_label(include) not in chosen:
             chosen.pop(list(chosen)[-1])
             chosen[photo_label(include)] = photo_path(include)
-        return {label: self.prepare(load_image(path)) for label, path in chosen.items()}
+        return {label: self.prepare(load_image(path, max_side=max_side)) for label, path in chosen.items()}
 
     def evaluation_folder(self, count: int | None = None, data: str | Path | None = None,
                           include: str | Path | None = None) -> tuple[Path, str]:
