@@ -56,7 +56,7 @@ PLAIN_UNITS = {" SD": " standard deviations of the map"}
 """How :func:`takeaway` spells a unit for a student (others as they are)."""
 PLAIN_METRICS = {"psnr": "PSNR, pixel fidelity", "ms_ssim": "MS-SSIM, structural similarity"}
 """A measure's name in a plain question (:attr:`Verdict.plain`)."""
-ANCHOR_NAMES = {"mse": "the same codec with a plain decoder (the MSE baseline)",
+ANCHOR_NAMES = {"mse": "the MSE baseline (the same codec with a plain decoder)",
                 "webp-ds": "WebP on a downscaled copy", "webp": "WebP", "jpeg": "JPEG"}
 """An anchor codec of notebook 05 in a plain question."""
 
@@ -459,15 +459,15 @@ def rd_claims(results: pd.DataFrame, test: str = "tiny", anchors: Sequence[str] 
                               "(detail error |log2 retention|, lower is better)", d, MARGINS["detail"], "", notebook,
                               plain=f"At the same file size, does DiT-IC ({test}) keep the fine detail of the photos "
                                     f"(structures 2-8 pixels wide) closer to the original's than "
-                                    f"{ANCHOR_NAMES.get(anchor, anchor)} (gain in detail error)?"))
+                                    f"{ANCHOR_NAMES.get(anchor, anchor)}?"))
         for m in ("lpips", "dists"):
             if m in results and results[m].notna().any():
                 d = equal_rate_differences(results, test, anchor, m, transform=lambda v: -v)
                 out.append(better(f"DiT-IC ({test}) has lower {m.upper()} than {anchor} at equal rate", d, MARGINS[m], "",
                                   notebook, digits=4,
                                   plain=f"At the same file size, does DiT-IC ({test}) look closer to the original than "
-                                        f"{ANCHOR_NAMES.get(anchor, anchor)} to a deep-feature measure ({m.upper()}, "
-                                        "gain in distance)?"))
+                                        f"{ANCHOR_NAMES.get(anchor, anchor)} to a deep-feature measure "
+                                        f"({m.upper()})?"))
     return out
 
 

@@ -130,3 +130,14 @@ def test_builders_of_05_to_07_give_every_verdict_a_plain_question():
     for v in verdicts:
         assert v.plain.endswith("?") and claims.takeaway(v).startswith(v.plain), v
     assert "WebP on a downscaled copy" in rd[1].plain and "Not checked in this run" in claims.takeaway(official[0])
+
+
+def test_perceptual_weights_are_downloaded_only_when_asked(monkeypatch, tmp_path, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached
+    monkeypatch.setattr(teaching.rate_curves, "online", lambda *a, **k: True)  # a reachable network
+    monkeypatch.setattr(dl.metrics, "available", lambda name: True)
+    assert teaching.default_metrics() == ["psnr", "ms_ssim", "detail"] and capsys.readouterr().out == ""
+    assert teaching.default_metrics(download=True) == ["psnr", "ms_ssim", "detail", "lpips", "dists"]
+    assert "about 761 MB" in capsys.readouterr().out

@@ -18,22 +18,29 @@ from ..notebook import online, samples_dir
 
 PERCEPTUAL_WEIGHTS = {"lpips": "alexnet-owt-7be5be79.pth", "dists": "vgg16-397923af.pth"}
 """torchvision backbone files LPIPS / DISTS need (looked up in the torch hub cache)."""
+PERCEPTUAL_WEIGHTS_MB = {"lpips": 233, "dists": 528}
+"""Their download sizes in MB (torchvision's AlexNet and VGG16 ImageNet weights)."""
 
 
-def perceptual_metrics(allow_download: bool | None = None) -> list[str]:
+def perceptual_metrics(allow_download: bool = False) -> list[str]:
     """Those of LPIPS / DISTS that can be computed here: their backbone weights are in the torch
-    hub cache, or ``allow_download`` (default: :func:`ditic_lite.notebook.online`). Offline and
-    uncached this returns ``[]`` without trying a download. Explained in notebook ``05_rate_perception_curves``."""
+    hub cache, or ``allow_download`` and :func:`ditic_lite.notebook.online` (then it says how much
+    it downloads first). By default nothing is downloaded, so that a notebook never starts a
+    download unasked. Explained in notebook ``05_rate_perception_curves``."""
     hub = Path(torch.hub.get_dir()) / "checkpoints"
-    allow = online() if allow_download is None else allow_download
-    return [m for m, f in PERCEPTUAL_WEIGHTS.items() if ((hub / f).exists() or allow) and M.available(m)]
+    cached = {m for m, f in PERCEPTUAL_WEIGHTS.items() if (hub / f).exists()}
+    fetch = [m for m in PERCEPTUAL_WEIGHTS if m not in cached] if allow_download and online() else []
+    if fetch:
+        print(f"downloading the backbone weights of {', '.join(m.upper() for m in fetch)} from torchvision: about "
+              f"{sum(PERCEPTUAL_WEIGHTS_MB[m] for m in fetch)} MB, once, into {hub}")
+    return [m for m in PERCEPTUAL_WEIGHTS if (m in cached or m in fetch) and M.available(m)]
 
 
-def default_metrics() -> list[str]:
+def default_metrics(download: bool = False) -> list[str]:
     """PSNR, MS-SSIM, the offline perception proxy ``detail`` (``perception.detail_retention``) and
-    whichever of LPIPS / DISTS :func:`perceptual_metrics` allows.
-    Explained in notebook ``05_rate_perception_curves``."""
-    return ["psnr", "ms_ssim", "detail", *perceptual_metrics()]
+    whichever of LPIPS / DISTS :func:`perceptual_metrics` allows (``download``: fetch their
+    weights when online). Explained in notebook ``05_rate_perception_curves``."""
+    return ["psnr", "ms_ssim", "detail", *perceptual_metrics(download)]
 
 
 def rd_table(data: str | Path | None = None, learned: Sequence[str] = ("tiny", "mse"),
@@ -44,7 +51,7 @@ def rd_table(data: str | Path | None = None, learned: Sequence[str] = ("tiny", "
     baselines (the lowest ``pillow_rates`` of their ladders, ``baselines.LADDERS`` and, for the
     downscaled ``-ds`` variants that reach the DiT-IC rates, ``baselines.DOWNSCALED_LADDER``) on
     ``data`` (default: the sample images), via :func:`ditic_lite.evaluate.evaluate`.
-    ``metrics`` default: :func:`default_metrics` (no download attempt offline).
+    ``metrics`` default: :func:`default_metrics` (no download).
     Explained in notebook ``05_rate_perception_curves``.
     """
     from ..evaluate import evaluate
