@@ -538,6 +538,37 @@ def official_claims(points: pd.DataFrame, published: pd.Series | None, tier: str
     return out
 
 
+REALISM_TARGETS = {"block_correlation": 0.6, "flat_block_ratio": 2.0, "psnr_cost": 2.0}
+"""Issue 32's targets for the realism decoder, judged by :func:`realism_claims`."""
+
+
+def realism_claims(table: pd.DataFrame, notebook: str = "08") -> list[Verdict]:
+    """Notebook ``08_realism_decoder``: from ``realism.compare_decoders`` (one row per photo, rate
+    point and decoder, the same bytes for both decoders). Per photo and rate point: the realism
+    decoder draws more fine detail (Laplacian detail ratio) than the fidelity decoder; its detail
+    is where the original's is (block correlation above the target) and not on flat ground
+    (flat-block ratio below the target); its PSNR is at most the target below the fidelity's."""
+    wide = table.pivot_table(index=["image", "rate"], columns="decoder",
+                             values=["psnr", "detail_ratio", "block_correlation", "flat_block_ratio"])
+    real, fid = (lambda m: wide[m]["realism"]), (lambda m: wide[m]["fidelity"])
+    t = REALISM_TARGETS
+    what = "photos x rate points"
+    return [
+        better("the realism decoder keeps more fine detail than the fidelity decoder (Laplacian detail ratio, "
+               "same bytes)", real("detail_ratio") - fid("detail_ratio"), MARGINS["detail"], "", notebook, what,
+               plain="Does the realism decoder draw more fine detail than the fidelity decoder, from the same bytes?"),
+        better(f"the realism decoder's detail is where the original's is (block correlation above "
+               f"{t['block_correlation']})", real("block_correlation") - t["block_correlation"], 0.0, "", notebook,
+               what, plain="Is the drawn detail in the right places (where the photo has texture)?"),
+        better(f"the realism decoder does not spray noise on flat ground (flat-block ratio below "
+               f"{t['flat_block_ratio']:g})", t["flat_block_ratio"] - real("flat_block_ratio"), 0.0, "", notebook,
+               what, plain="Do flat places (sky, walls) stay clean?"),
+        no_worse(f"the realism decoder's PSNR is at most {t['psnr_cost']:g} dB below the fidelity decoder's",
+                 real("psnr") - fid("psnr"), t["psnr_cost"], UNITS["psnr"], notebook, what,
+                 plain=f"Does the drawn detail cost at most {t['psnr_cost']:g} dB of PSNR (pixel fidelity)?"),
+    ]
+
+
 # ------------------------------------------------------------------------------ collect / CLI
 def collect(images: int | None = None, rate: int = 0, steps: Sequence[int] = (1, 2, 4, 8), device: str = "cpu",
             progress: bool = True) -> pd.DataFrame:

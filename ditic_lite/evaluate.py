@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -22,7 +22,10 @@ from . import metrics as M
 from . import registry
 from .baselines import codec_rates, get_codec, pillow_codec
 from .data import list_images, resolve
-from .images import load_image
+from .images import ImageLike, load_image, to_pil, to_tensor
+
+if TYPE_CHECKING:
+    from .codec import Codec
 
 
 def _is_pillow(name: str) -> bool:
@@ -233,3 +236,65 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--reference", default=None, help="overlay the paper's curve: kodak, clic2020 or div2k")
     q.add_argument("--metrics", default=None, help="comma list of metric columns (default: all present)")
     q.set_defaults(func=_run_plot)
+
+
+# ------------------------------------------------------------------ the same files, two decoders
+
+def compare_decoders(codec: Codec, photos: Mapping[str, ImageLike], rates: Sequence[int] | None = None,
+                     heads: dict[str, TextureHead] | None = None) -> pd.DataFrame:
+    """Code each photo (``name -> image or path``) once per rate point and decode the SAME bytes
+    with every decoder.
+
+    ``heads`` maps a label to a texture head (default: ``{"realism": codec.realism}``); the
+    fidelity decoder is always there. One row per photo, rate point and decoder: ``bytes``,
+    ``bpp``, ``psnr``, ``ms_ssim``, the Laplacian detail measures
+    (:func:`ditic_lite.spectrum.laplacian_detail`) and ``decode_s`` (the whole decode).
+    """
+    from . import zoo
+    from .spectrum import laplacian_detail
+
+    heads = heads if heads is not None else {"realism": codec.realism}
+    if any(h is None for h in heads.values()):
+        raise ValueError(f"'{codec.name}' has no realism decoder to compare")
+    shipped = codec.realism
+    rows: list[dict[str, Any]] = []
+    try:
+        for rate in rates if rates is not None else codec.rates:
+            coder = codec if rate == codec.rate else zoo.load(codec.name, rate=rate, device=codec.device)
+            for name, photo in photos.items():
+                image = to_pil(to_tensor(photo))
+                data = coder.compress(image)
+                for label, head in {"fidelity": None, **heads}.items():
+                    coder.realism = head  # the same bytes, decoded with this head
+                    tic = time.perf_counter()
+                    decoded = coder.decompress(data, decoder="fidelity" if head is None else "realism")
+                    seconds = time.perf_counter() - tic
+                    rows.append({"image": name, "rate": rate, "decoder": label, "bytes": len(data),
+                                 "bpp": M.bits_per_pixel(len(data), image.height, image.width),
+                                 "psnr": M.psnr(image, decoded), "ms_ssim": M.ms_ssim(image, decoded),
+                                 **laplacian_detail(image, decoded), "decode_s": seconds})
+    finally:
+        codec.realism = shipped
+    return pd.DataFrame(rows)
+
+
+TRADEOFF_MEASURES = ["bpp", "psnr", "ms_ssim", "detail_ratio", "block_correlation", "flat_block_ratio", "decode_s"]
+
+
+def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Medians over the photos of a :func:`compare_decoders` table, per rate point and decoder
+    (with ``adversarial_weight`` and ``steps`` where the table has them)."""
+    keys = ["rate", "decoder"] + [k for k in ("adversarial_weight", "steps") if k in table]
+    grouped = table.groupby(keys, dropna=False)[TRADEOFF_MEASURES].median().reset_index()
+    fidelity = grouped[grouped["decoder"] == "fidelity"].set_index("rate")["psnr"]
+    grouped["psnr_cost"] = grouped["rate"].map(fidelity) - grouped["psnr"]
+    return grouped
+
+
+def tradeoff(codec: Codec) -> pd.DataFrame:
+    """The trade-off measured when the shipped realism decoder was made (its card's ``tradeoff``):
+    one row per rate point and decoder, medians over the held-out photos."""
+    rows = codec.card.get("realism", {}).get("tradeoff")
+    if not rows:
+        raise ValueError(f"'{codec.name}' carries no measured trade-off (its realism card has none)")
+    return pd.DataFrame(rows)

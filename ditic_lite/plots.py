@@ -376,3 +376,27 @@ def timing_bars(table: pd.DataFrame, stages: Sequence[str] = ("entropy_s", "dit_
         mem.set_title(f"peak memory during the decode ({table['device'].iloc[0]})", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def tradeoff_chart(summary: pd.DataFrame, title: str = "") -> plt.Figure:
+    """The perception-distortion trade-off of the realism decoder: PSNR (fidelity, right is
+    better) against the Laplacian detail ratio (realism, up is more detail, 1 = the original's),
+    one line per rate point through the fidelity decoder and each adversarial weight, from
+    ``evaluate.tradeoff_summary`` (or ``evaluate.tradeoff(codec)``)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for rate, group in summary.groupby("rate"):
+        group = group.assign(order=group["adversarial_weight"].fillna(-1.0)).sort_values("order")
+        ax.plot(group["psnr"], group["detail_ratio"], "-o", label=f"rate point {rate}")
+        for _, row in group.iterrows():
+            label = "fidelity" if row["decoder"] == "fidelity" else f"w = {row['adversarial_weight']:g}"
+            ax.annotate(label, (row["psnr"], row["detail_ratio"]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
+    ax.axhline(1.0, color="0.6", lw=0.8, ls="--")
+    ax.text(ax.get_xlim()[0], 1.0, " the original's detail", va="bottom", fontsize=8, color="0.4")
+    ax.set_xlabel("PSNR (dB): pixel fidelity")
+    ax.set_ylabel("detail ratio (Laplacian energy / the original's)")
+    ax.set_ylim(0, max(1.1, float(summary["detail_ratio"].max()) * 1.15))
+    ax.legend(fontsize=8)
+    ax.set_title(title or "same bytes, other decoders: detail against PSNR", fontsize=10)
+    fig.tight_layout()
+    return fig

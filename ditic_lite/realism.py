@@ -14,25 +14,19 @@ with a fixed seed so that decoding stays deterministic), the head predicts a res
 added to the image. It is trained with a patch discriminator at a *fixed* adversarial weight
 (``ditic-lite train realism``, :mod:`ditic_lite.train_realism`) while a low-pass pixel loss keeps
 the coarse picture of the fidelity decoder; files, entropy model and the fidelity decoder are
-unchanged. ``codec.decompress(data, decoder="realism")`` decodes with it.
+unchanged. ``codec.decompress(data, decoder="realism")`` decodes with it; ``evaluate.compare_decoders``
+measures both decoders on the same files.
 
-The head works at 1/4 of the image side: the image is folded into 4x4 blocks (pixel unshuffle),
-``y_hat`` is upsampled 8x to the same grid, and the residual is unfolded back (pixel shuffle), so
-a few 3x3 convolutions cover a wide window at a small cost.
+The head thinks at 1/4 of the image side (the image folded into 4x4 blocks, ``y_hat`` upsampled
+8x to the same grid), so a few 3x3 convolutions cover a wide window at a small cost; it draws at
+full size. (A first head that unfolded its residual from the 4x4 grid drew a regular 4x4 pattern
+everywhere instead of texture: ``data/results/realism_experiments.csv``.)
 """
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
-
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-if TYPE_CHECKING:
-    from .codec import Codec
-    from .images import ImageLike
 
 REALISM_FILE = "realism.safetensors"  # beside the tiny tier's shared weights
 NOISE_SEED = 0  # decoding draws the head's noise with this seed: the same file gives the same image
@@ -40,79 +34,50 @@ FOLD = 4  # the head's grid: 1/4 of the image side
 
 
 class TextureHead(nn.Module):
-    """``(image in [0, 1], y_hat at 1/32, noise at 1/4) -> image in [0, 1]`` with texture added.
+    """``(image in [0, 1], y_hat at 1/32, noise at full size) -> image in [0, 1]`` with texture added.
 
-    The last convolution starts at zero, so an untrained head returns the fidelity image.
+    Features are computed at 1/4 of the image side (the image folded into 4x4 blocks, ``y_hat``
+    upsampled); a smooth correction and a gate are read off them and upsampled bilinearly to full
+    size, where the residual is
+
+    ``r = smooth + gate * conv(noise)``:
+
+    a smooth correction plus filtered noise whose strength the features set at every pixel (no
+    texture on a clear sky, much in grass). The output convolutions start at zero, so an untrained
+    head returns the fidelity image.
     """
 
-    def __init__(self, latent_channels: int = 32, width: int = 32, noise_channels: int = 8,
+    def __init__(self, latent_channels: int = 32, width: int = 32, noise_channels: int = 4,
                  blocks: int = 4) -> None:
         super().__init__()
         self.arch = dict(width=width, noise_channels=noise_channels, blocks=blocks)  # recorded in the card
         self.noise_channels = noise_channels
-        folded = 3 * FOLD * FOLD
-        self.inp = nn.Conv2d(folded + latent_channels + noise_channels, width, 3, padding=1)
+        self.inp = nn.Conv2d(3 * FOLD * FOLD + latent_channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1),
                                                   nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1))
                                     for _ in range(blocks))
-        self.out = nn.Conv2d(width, folded, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.smooth = nn.Conv2d(width, 3, 3, padding=1)  # the smooth correction
+        self.gate = nn.Conv2d(width, 3, 1)  # the texture's strength per pixel and colour
+        self.texture = nn.Conv2d(noise_channels, 3, 3, padding=1)  # the texture's look (filtered noise)
+        for conv in (self.smooth, self.gate):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
 
     def forward(self, image: torch.Tensor, y_hat: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         folded = F.pixel_unshuffle(image * 2 - 1, FOLD)
         scale = folded.shape[-1] // y_hat.shape[-1]
-        latent = F.interpolate(y_hat, scale_factor=scale, mode="nearest")
-        h = self.inp(torch.cat([folded, latent, noise], dim=1))
+        h = self.inp(torch.cat([folded, F.interpolate(y_hat, scale_factor=scale, mode="nearest")], dim=1))
         for block in self.blocks:
             h = h + block(h)
-        residual = F.pixel_shuffle(self.out(F.leaky_relu(h, 0.2)), FOLD)
+        h = F.leaky_relu(h, 0.2)
+        smooth, gate = (F.interpolate(conv(h), scale_factor=FOLD, mode="bilinear", align_corners=False)
+                        for conv in (self.smooth, self.gate))
+        residual = smooth + gate * self.texture(noise)
         return (image + 0.5 * residual).clamp(0, 1)
 
     def noise_for(self, image: torch.Tensor, seed: int | None = NOISE_SEED) -> torch.Tensor:
-        """Gaussian noise on the head's grid for ``image`` (N, 3, H, W): drawn with ``seed`` on the
-        CPU (the same numbers on every machine and thread count), or at random with ``seed=None``."""
+        """Gaussian noise at the size of ``image`` (N, 3, H, W): drawn with ``seed`` on the CPU
+        (the same numbers on every machine and thread count), or at random with ``seed=None``."""
         n, _, h, w = image.shape
-        shape = (n, self.noise_channels, h // FOLD, w // FOLD)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(shape, generator=generator).to(image)
-
-
-def compare_decoders(codec: "Codec", photos: Mapping[str, "ImageLike"], rates: Sequence[int] | None = None,
-                     heads: dict[str, TextureHead] | None = None) -> pd.DataFrame:
-    """Code each photo (``name -> image or path``) once per rate point and decode the SAME bytes
-    with every decoder.
-
-    ``heads`` maps a label to a texture head (default: ``{"realism": codec.realism}``); the
-    fidelity decoder is always there. One row per photo, rate point and decoder: ``bytes``,
-    ``bpp``, ``psnr``, ``ms_ssim``, the Laplacian detail measures
-    (:func:`ditic_lite.spectrum.laplacian_detail`) and ``decode_s`` (the whole decode).
-    """
-    from . import zoo
-    from .images import to_pil, to_tensor
-    from .metrics import bits_per_pixel, ms_ssim, psnr
-    from .spectrum import laplacian_detail
-
-    heads = heads if heads is not None else {"realism": codec.realism}
-    if any(h is None for h in heads.values()):
-        raise ValueError(f"'{codec.name}' has no realism decoder to compare")
-    shipped = codec.realism
-    rows: list[dict[str, Any]] = []
-    try:
-        for rate in rates if rates is not None else codec.rates:
-            coder = codec if rate == codec.rate else zoo.load(codec.name, rate=rate, device=codec.device)
-            for name, photo in photos.items():
-                image = to_pil(to_tensor(photo))
-                data = coder.compress(image)
-                for label, head in {"fidelity": None, **heads}.items():
-                    coder.realism = head  # the same bytes, decoded with this head
-                    tic = time.perf_counter()
-                    decoded = coder.decompress(data, decoder="fidelity" if head is None else "realism")
-                    seconds = time.perf_counter() - tic
-                    rows.append({"image": name, "rate": rate, "decoder": label, "bytes": len(data),
-                                 "bpp": bits_per_pixel(len(data), image.height, image.width),
-                                 "psnr": psnr(image, decoded), "ms_ssim": ms_ssim(image, decoded),
-                                 **laplacian_detail(image, decoded), "decode_s": seconds})
-    finally:
-        codec.realism = shipped
-    return pd.DataFrame(rows)
+        return torch.randn((n, self.noise_channels, h, w), generator=generator).to(image)

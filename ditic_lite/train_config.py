@@ -80,7 +80,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
                  adversarial_weight=ADVERSARIAL_WEIGHT, distill_margin=DISTILL_MARGIN),
     # the realism decoder's texture head (train_realism.py): a FIXED adversarial weight
     "realism": dict(steps=4000, batch_size=4, crop=256, lr=2e-4, adversarial_weight=REALISM_ADVERSARIAL_WEIGHT,
-                    feature_weight=1.0, mse_weight=0.1),
+                    feature_weight=1.0, mse_weight=0.25),
 }
 CACHED_STAGES = ("dit", "codec", "mse")  # trained on runs/cache (latent_cache.py), not on pixels
 
@@ -117,7 +117,7 @@ class TrainArgs:
     decoded_share: float = 0.0  # ae: share of batches decoded from a trained codec's y_hat (0: exact latents only)
     adversarial_weight: float = 0.0  # tune, realism: weight of the patch discriminator's term (0: off)
     feature_weight: float = 1.0  # realism: feature matching, relative to the generator term
-    mse_weight: float = 0.1  # realism: full-resolution MSE besides the low-pass one
+    mse_weight: float = 0.25  # realism: full-resolution MSE besides the low-pass one
     bf16: bool = False
     channels_last: bool = False  # NHWC memory layout of the trained convolutions and the batch
     compile: bool = False  # torch.compile the trained module (inductor; the first steps compile)

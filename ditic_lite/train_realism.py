@@ -26,7 +26,9 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
 
 import torch
 import torch.nn as nn
@@ -36,9 +38,10 @@ from .adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_gen
 from .checkpoints import read_safetensors, save_weights
 from .config import DiTICConfig
 from .model import DiTIC
-from .realism import NOISE_SEED, REALISM_FILE, TextureHead, compare_decoders
+from .evaluate import compare_decoders, tradeoff_summary
+from .realism import NOISE_SEED, REALISM_FILE, TextureHead
 from .train_config import TrainArgs, run_config
-from .train_stages import StageStep
+from .train_step import StageStep
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
 
@@ -206,9 +209,29 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
     if photos:  # measured through the real load path
         codec = zoo.load("tiny", rate=rates[0], checkpoints=out)
         table = compare_decoders(codec, photos, rates=rates)
-        card["validation"] = (table.groupby(["rate", "decoder"])
-                              [["bpp", "psnr", "ms_ssim", "detail_ratio", "block_correlation", "flat_block_ratio",
-                                "decode_s"]].median().reset_index().to_dict(orient="records"))
+        card["validation"] = tradeoff_summary(table).to_dict(orient="records")
         card["validation_note"] = f"medians over {table['image'].nunique()} held-out photos, real file bytes"
         path.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return card
+
+
+def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequence[int] = (0, 3)) -> pd.DataFrame:
+    """The perception-distortion trade-off: the realism heads trained at several fixed adversarial
+    weights (``weight -> runs folder``), each decoding the SAME files of the held-out photos in
+    ``data`` at ``rates`` beside the fidelity decoder. One row per photo, rate point and decoder,
+    with ``adversarial_weight`` (NaN for the fidelity decoder) and the head's training ``steps``."""
+    from . import zoo
+    from .train_data import VALIDATION, validation_images
+
+    images = validation_images(data)
+    if not images:
+        raise FileNotFoundError(f"the held-out photos are not all in {data}")
+    photos = {Path(rel).stem: image for rel, image in zip(VALIDATION, images)}
+    labels = {f"realism, weight {w:g}": (w, runs) for w, runs in sorted(run_folders.items())}
+    codec = zoo.load("tiny", rate=rates[0])
+    table = compare_decoders(codec, photos, rates, heads={k: trained_head(runs) for k, (_, runs) in labels.items()})
+    weight = {k: w for k, (w, _) in labels.items()}
+    steps = {k: json.loads((runs / "realism" / "progress.json").read_text())["step"] for k, (_, runs) in labels.items()}
+    table["adversarial_weight"] = table["decoder"].map(weight)
+    table["steps"] = table["decoder"].map(steps)
+    return table

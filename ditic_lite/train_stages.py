@@ -37,6 +37,7 @@ from .config import DiTICConfig
 from .flow import variance_calibration_loss
 from .model import DiTIC
 from .train_config import TrainArgs, run_weights
+from .train_step import StageStep
 
 
 def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
@@ -77,100 +78,6 @@ class RateSteps(nn.Module):
         super().__init__()
         start = torch.tensor([0.5 * math.log(2.0) * ((rates - 1) / 2 - r) for r in range(rates)])
         self.log_steps = nn.Parameter(start[:, None].repeat(1, channels))
-
-
-class StageStep:
-    """One optimisation step of a stage: :meth:`loss` (per stage), then the update they share.
-
-    Made before the data loader from the model and the parameters the stage trains; then
-    :meth:`prepare` hands the trained part (:attr:`trained_part`) and the optimiser to accelerate.
-    ``extra`` holds the stage's own modules (caption alignment, discriminator), which DDP does not wrap.
-    """
-
-    trained_part: str | None = None  # model attribute accelerate wraps ("vae", "DiT"); None: the whole model
-    trains_codec = True  # the entropy bottleneck's quantiles learn too, on their own optimiser
-    quantile_lr = 1e-3
-    clip_norm = 4.0  # gradient-norm clip of the main optimiser's parameters
-
-    def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float) -> None:
-        self.model = model
-        self.extra = self.extra_modules(model.config)
-        alignment = list(self.extra["align"].parameters()) if "align" in self.extra else []
-        self.optimizer = torch.optim.AdamW(params + alignment, lr=lr, weight_decay=0.0)
-        self.quantile_optimizer = None
-        if self.trains_codec:
-            quantiles = model.codec.entropy_bottleneck.quantiles
-            self.quantile_optimizer = torch.optim.AdamW([quantiles], lr=self.quantile_lr)
-            quantiles.requires_grad_(True)
-        self.trained: nn.Module = model
-        self.accelerator: Accelerator | None = None
-
-    @classmethod
-    def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        """The keyword arguments of the stage's constructor, from the run's arguments and model config."""
-        return {}
-
-    @classmethod
-    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
-        """The stage's modules besides the model (trained, saved in its state, never shipped)."""
-        return nn.ModuleDict()
-
-    def prepare(self, accelerator: Accelerator, loader: Any, channels_last: bool = False,
-                compile: bool = False) -> Any:
-        """Move everything to the accelerator's device and prepare the trained part, the main
-        optimiser and ``loader`` (returned) with it, so that DDP syncs the trained gradients."""
-        model = self.model.to(accelerator.device)
-        trained = getattr(model, self.trained_part) if self.trained_part else model
-        if channels_last:
-            trained.to(memory_format=torch.channels_last)
-        if compile:
-            trained.compile()
-        self.trained, self.optimizer, loader = accelerator.prepare(trained, self.optimizer, loader)
-        self.extra.to(accelerator.device)
-        self.accelerator = accelerator
-        return loader
-
-    def checkpointed(self) -> list[Any]:
-        """What the accelerate state saves besides the model and the main optimiser, in order."""
-        saved: list[Any] = [self.extra] if len(self.extra) else []
-        return saved + ([self.quantile_optimizer] if self.quantile_optimizer is not None else [])
-
-    uses_cache = True  # batches come from the latent cache (else: image crops)
-
-    def ema_parameters(self) -> list[nn.Parameter]:
-        """The stage's own parameters that are exported with the model, so averaged like it."""
-        return []
-
-    def exported(self) -> dict[str, torch.Tensor]:
-        """The stage's own tensors written beside the model weights (``runs/<stage>/stage.safetensors``)."""
-        return {}
-
-    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Take back what :meth:`exported` wrote (a run continued from its weights)."""
-
-    def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-        """The stage's loss on a batch, and what it logs."""
-        raise NotImplementedError
-
-    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        """One step; returns the logged scalars."""
-        loss, logs = self.loss(batch)
-        accelerator = self.accelerator
-        self.optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], self.clip_norm)
-        if accelerator.num_processes > 1:  # the extra modules are not wrapped by DDP: average by hand
-            for module in self.extra.values():
-                for p in module.parameters():
-                    if p.grad is not None:
-                        p.grad = accelerator.reduce(p.grad, reduction="mean")
-        self.optimizer.step()
-        if self.quantile_optimizer is not None:
-            self.quantile_optimizer.zero_grad(set_to_none=True)
-            self.model.codec.aux_loss().backward()
-            self.quantile_optimizer.step()
-        logs["loss"] = float(loss.detach())
-        return logs
 
 
 class AutoencoderStep(StageStep):

@@ -95,7 +95,7 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     monkeypatch.setattr(RealismStep, "adversarial_start", 1)
     summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01))
     assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.01
-    assert load_file(str(runs / "realism" / "stage.safetensors"))["out.weight"].abs().sum() > 0  # the head learned
+    assert load_file(str(runs / "realism" / "stage.safetensors"))["gate.weight"].abs().sum() > 0  # the head learned
     realism_card = export_realism(runs, out=out)
     assert realism_card["sha256"] == zoo.sha256_file(out / "tiny" / "realism.safetensors")
     codec = zoo.load("tiny", rate=1, checkpoints=out)

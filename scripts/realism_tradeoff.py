@@ -1,0 +1,48 @@
+"""Measure the realism decoder's perception-distortion trade-off on the held-out photos.
+
+    python scripts/realism_tradeoff.py --data runs/data --run 0.01=runs --run 0.03=runs_r03 \
+        --out data/results/realism_tradeoff.csv
+
+Each ``--run WEIGHT=RUNS`` is a runs folder whose ``realism`` stage was trained at that fixed
+adversarial weight. Every head decodes the same files as the fidelity decoder (rate points 0 and
+3). Writes one row per photo, rate point and decoder, prints the medians, and (``--card``) records
+the medians in the shipped realism decoder's card, where notebook 08 reads them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ditic_lite.train_realism import tradeoff_table  # noqa: E402
+from ditic_lite.evaluate import tradeoff_summary  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path("runs/data"), help="folder with the held-out photos")
+    p.add_argument("--run", action="append", required=True, help="WEIGHT=RUNS (repeat)")
+    p.add_argument("--rates", default="0,3")
+    p.add_argument("--out", type=Path, default=ROOT / "data" / "results" / "realism_tradeoff.csv")
+    p.add_argument("--card", type=Path, help="the realism card (JSON) to record the medians in")
+    a = p.parse_args()
+    runs = {float(w): Path(d) for w, d in (r.split("=", 1) for r in a.run)}
+    table = tradeoff_table(runs, a.data, rates=[int(r) for r in a.rates.split(",")])
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(a.out, index=False)
+    summary = tradeoff_summary(table)
+    print(summary.round(4).to_string(index=False))
+    if a.card:
+        card = json.loads(a.card.read_text())
+        card["tradeoff"] = summary.to_dict(orient="records")
+        card["tradeoff_note"] = (f"medians over {table['image'].nunique()} held-out photos, the same files for every "
+                                 f"decoder; per photo in data/results/{a.out.name}")
+        a.card.write_text(json.dumps(card, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
