@@ -82,10 +82,10 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
     if codec is None:
         raise DecodeError("files of the official model decode with ditic_lite.load('official', checkpoint=...)")
     tic = time.perf_counter()
-    image = codec.decompress(data, steps=args.steps)
+    image = codec.decompress(data, steps=args.steps, decoder=args.decoder)
     seconds = time.perf_counter() - tic
     image.save(args.output)
-    print(f"{args.output}: {image.width}x{image.height}, {args.steps} step(s), {seconds:.2f} s")
+    print(f"{args.output}: {image.width}x{image.height}, {args.steps} step(s), {args.decoder} decoder, {seconds:.2f} s")
     return 0
 
 
@@ -207,6 +207,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     points = demo_points(image, args.model, args.rate, bitstream)
     rows = {f"DiT-IC {args.model}, 1 step": [panel(name, data, codec.decompress(data)) for name, _, data, codec in points]}
+    if args.decoder == "both" and points[0][3].realism is not None:  # the same files, the decoder that draws texture
+        rows[f"DiT-IC {args.model}, realism decoder"] = [
+            panel(f"realism, {name}", data, codec.decompress(data, decoder="realism")) for name, _, data, codec in points]
     beside = []
     if args.baseline != "none":  # the same photo from a classical codec, in at most as many bytes
         baseline, budget = pillow_codec(args.baseline), max(len(data) for _, _, data, _ in points)
@@ -216,7 +219,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     span = (f"; rate {measured[0][0]:.3f} to {measured[len(points) - 1][0]:.3f} bpp, PSNR {measured[0][1]:.1f} to "
             f"{measured[len(points) - 1][1]:.1f} dB" if len(points) > 1 else "")
     caption = (f"Look at {what}. Left to right: more bytes (q < 1: a finer quantisation step of y at the highest "
-               f"rate point){span}.")
+               f"rate point){span}." + (" The realism decoder's row decodes the same files: it draws texture where "
+                                        "the other blurs, and pays in PSNR." if len(rows) > 1 else ""))
     title = f"{args.model} DiT-IC on {photo.name}: magnified crops of the yellow square"
     fig = zoom_rows(image, rows, box, title, caption, beside=beside)
     figure.parent.mkdir(parents=True, exist_ok=True)
@@ -248,6 +252,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("decompress", help="decode a .ditic file into an image")
     p.add_argument("input"), p.add_argument("output")
     p.add_argument("--steps", type=int, default=1, help="Euler steps of the flow (1 = one-step)")
+    p.add_argument("--decoder", default="fidelity", choices=["fidelity", "realism"],
+                   help="realism: the same file, decoded by the decoder that draws texture (default: %(default)s)")
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="print the header of a .ditic file")
@@ -260,6 +266,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--model", default="tiny", help=f"{' or '.join(names(TINY))} (default: %(default)s)")
     p.add_argument("--rate", type=int, default=None,
                    help="one rate point (default: the lowest and highest, then finer quantisation steps to ~0.1 bpp)")
+    p.add_argument("--decoder", default="both", choices=["both", "fidelity"],
+                   help="both: also decode every file with the realism decoder, where the model ships one "
+                        "(default: %(default)s)")
     p.add_argument("--zoom", default=None, metavar="X,Y,SIZE",
                    help="the square to magnify, in pixels (default: the sample's subject, else the most textured square)")
     p.add_argument("--baseline", default="webp-ds", choices=[*(n for n in names(PILLOW) if n.endswith("-ds")), "none"],

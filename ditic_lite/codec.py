@@ -124,6 +124,7 @@ class Codec:
         return_intermediates: bool = False,
         pixelwise: bool = True,
         decoder: str = "fidelity",
+        noise_seed: int = NOISE_SEED,
     ) -> Image.Image | tuple[Image.Image, dict[str, Any]]:
         """Decode bytes into a PIL image of the original size.
 
@@ -135,7 +136,7 @@ class Codec:
         ``header`` and ``quant_step`` (the file's quantisation step of y).
         ``pixelwise=False`` uses the mean pseudo-timestep everywhere (ablation).
         ``decoder="realism"`` adds the texture the realism decoder draws (``realism.py``; the
-        same bytes, deterministic: its noise has a fixed seed); ``"fidelity"`` is the default.
+        same bytes, deterministic: its noise is drawn with ``noise_seed``); ``"fidelity"`` is the default.
         """
         if not isinstance(steps, int) or steps < 1 or steps > 1000:
             raise ValueError(f"steps must be an integer in 1..1000, got {steps!r}")
@@ -150,7 +151,7 @@ class Codec:
             rec = self.model.reconstruct(codec_out, steps=steps, pixelwise=pixelwise, trajectory=trajectory)
             if decoder == "realism":
                 tic = time.perf_counter()
-                noise = self.realism.noise_for(rec["image"], seed=NOISE_SEED)
+                noise = self.realism.noise_for(rec["image"], seed=noise_seed)
                 rec["image"] = self.realism(rec["image"].float(), rec["y_hat"].float(), noise)
                 rec["timings"]["realism"] = time.perf_counter() - tic
         image = to_pil(rec["image"][..., : header.height, : header.width])

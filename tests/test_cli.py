@@ -110,6 +110,13 @@ def test_demo_spans_the_rate_range_to_about_0_1_bpp_with_a_baseline_in_no_more_b
     saved = Image.open(figure)
     assert saved.mode == "RGB" and len(saved.getcolors(maxcolors=1 << 24)) > 1000  # no palette
     assert main(["decompress", str(files[-1]), str(tmp_path / "r.png")]) == 0
+    realism = [line for line in lines if line.startswith("realism, ")]  # the same files, the second decoder
+    from ditic_lite.zoo import load
+    if load("tiny", rate=rates[0]).realism is not None:
+        assert [int(re.search(r": (\d+) bytes", line).group(1)) for line in realism] == printed
+        assert main(["decompress", str(files[0]), str(tmp_path / "t.png"), "--decoder", "realism"]) == 0
+    else:
+        assert not realism
 
 
 def test_demo_one_rate_point_default_paths_and_a_chosen_zoom(tmp_path, sample_paths, capsys, monkeypatch):
@@ -119,7 +126,8 @@ def test_demo_one_rate_point_default_paths_and_a_chosen_zoom(tmp_path, sample_pa
     monkeypatch.setenv("DITIC_RESULTS", str(tmp_path / "results"))
     src = tmp_path / "My Photo.jpg"
     Image.open(sample_paths[0]).crop((0, 0, 256, 192)).save(src, quality=95)
-    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--zoom", "10,20,64", "--max-side", "128"]) == 0
+    assert main(["demo", str(src), "--rate", "1", "--baseline", "none", "--zoom", "10,20,64", "--max-side", "128",
+                 "--decoder", "fidelity"]) == 0
     out = capsys.readouterr().out
     assert out.count(" bytes, ") == 1 and "downscaled to 128x96" in out and "\nrate 1: " in out
     assert (tmp_path / "results" / "demo_My_Photo.ditic").exists() and (tmp_path / "figs" / "demo_My_Photo.png").exists()
