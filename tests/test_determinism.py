@@ -51,6 +51,8 @@ for photo in photos:
         image.save(out / f"{photo.stem}.{repeat}.png")
         np.save(out / f"{photo.stem}.decoder_mean.{repeat}.npy", info["y_tilde"].numpy())
         report["threads"].append(torch.get_num_threads())
+        if codec.realism is not None:  # the realism decoder's noise has a fixed seed: deterministic too
+            codec.decompress(data, decoder="realism").save(out / f"{photo.stem}.realism.{repeat}.png")
 print(json.dumps(report))
 """
 
@@ -82,6 +84,10 @@ def test_bit_exact_across_processes_and_thread_counts(tmp_path):
         decodes = [(d / f"{name}.{r}.png").read_bytes() for d in (a, b) for r in (0, 1)]
         assert all(png == decodes[0] for png in decodes), \
             f"{name}: decodes differ between repeats, processes or thread counts"
+        realism = [(d / f"{name}.realism.{r}.png") for d in (a, b) for r in (0, 1)]
+        if realism[0].exists():
+            assert all(p.read_bytes() == realism[0].read_bytes() for p in realism), \
+                f"{name}: realism decodes differ between repeats, processes or thread counts"
         # the decoders (1 and 2 threads) rebuilt exactly the latent the encoder (1 thread) coded:
         # same entropy parameters on both sides, or the rANS stream would have desynchronised
         encoder_mean = np.load(a / f"{name}.encoder_mean.npy")

@@ -59,3 +59,21 @@ def test_same_bytes_two_decoders(sample_paths):
         dl.load("mse", rate=0).decompress(dl.load("mse", rate=0).compress(sample_paths[0]), decoder="realism")
     table = compare_decoders(codec, {"sample": sample_paths[0]}, rates=[0])
     assert list(table["decoder"]) == ["fidelity", "realism"] and table["bytes"].nunique() == 1
+
+
+def test_realism_claims_judge_each_target_from_the_table():
+    import pandas as pd
+
+    rows = []
+    for i, image in enumerate("abc"):
+        for rate in (0, 3):
+            rows.append(dict(image=image, rate=rate, decoder="fidelity", psnr=24.0 + 0.1 * i, detail_ratio=0.05,
+                             block_correlation=0.4, flat_block_ratio=0.2))
+            rows.append(dict(image=image, rate=rate, decoder="realism", psnr=21.0 + 0.1 * i + 0.01 * rate,
+                             detail_ratio=0.5 + 0.01 * i, block_correlation=0.7 + 0.01 * i + 0.001 * rate,
+                             flat_block_ratio=5.0 + 0.1 * i))
+    verdicts = [v.verdict for v in dl.claims.realism_claims(pd.DataFrame(rows))]
+    # more detail, in the right blocks; but noise on flat ground and a 3 dB cost
+    assert verdicts == ["supports", "supports", "contradicts", "contradicts"]
+    inconclusive = dl.claims.against_target("x", [0.5, 0.7], 0.6, above=True)
+    assert inconclusive.verdict == "inconclusive" and "target is above 0.6" in dl.claims.takeaway(inconclusive)
