@@ -976,19 +976,20 @@ own: a different model on different photos, so its height says nothing about our
         "curve cannot be compared with yours.",
     ], "notebook 01 (bytes and bits per pixel, PSNR); notebook 04 helps (rate points)."),
     md(PHOTO_NOTE + """
-Your photo joins the photos the curves are measured on (in place of the last one), at most 768
-pixels a side. `folder=` measures the photos of a folder of your own instead of the sample photos
-(the first `images` of them, plus your photo).
+Your photo joins the photos the curves are measured on (in place of the last one), at most
+`max_side` pixels a side, so that it costs about what a sample photo (768x512) costs. `folder=`
+measures the photos of a folder of your own instead of the sample photos (the first `images` of
+them, plus your photo).
 """),
     code("""
-P = dl.notebook.params(image="kite", images=3, folder="", tier="auto", official_checkpoint="",
+P = dl.notebook.params(image="kite", images=3, max_side=768, folder="", tier="auto", official_checkpoint="",
                        download_weights=False,  # True: fetch LPIPS / DISTS weights if not on disk (about 0.8 GB)
                        fast=dict(images=1))
 P"""),
     *photo_cells(),
     code(tier_setup("dict(images=1)") + """
 label = dl.notebook.photo_label(P.image)
-data, data_name = run.evaluation_folder(P.images, P.folder, include=P.image)  # the photos of the curves
+data, data_name = run.evaluation_folder(P.images, P.folder, include=P.image, max_side=P.max_side)  # the curves' photos
 metrics = dl.teaching.default_metrics(download=P.download_weights)  # + LPIPS / DISTS where their weights are on disk
 print(f"photo: {label} ({dl.notebook.photo_path(P.image)}); the curves use {data_name}")
 print("measures:", ", ".join(metrics))"""),
@@ -1108,7 +1109,7 @@ other_photo = "ladybird"  # change me: "kite", "ladybird", "balloons" or a file 
 prediction = None         # PSNR on other_photo compared with your photo: "up", "down" or "same"
 
 codec = run.load(run.rates[0])
-mine, other = run.image(P.image), run.image(other_photo)
+mine, other = run.image(P.image, max_side=P.max_side), run.image(other_photo, max_side=P.max_side)
 psnr_mine = dl.metrics.psnr(mine, codec.decompress(codec.compress(mine)))
 psnr_other = dl.metrics.psnr(other, codec.decompress(codec.compress(other)))
 dl.exercises.check_direction(prediction, before=psnr_mine, after=psnr_other, tolerance=0.1, unit=" dB",
@@ -1179,15 +1180,15 @@ tier the caption test is not measured and the matrix compares the photos' condit
         "own caption?) and whether the decoder uses it;",
         "read an ablation honestly: two runs closer than their noise show nothing.",
     ], "notebook 01; notebook 02 helps. Cosine similarity: 1 when two vectors point the same way."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="balloons", rate=0, images=3, tier="auto", official_checkpoint="")
+P = dl.notebook.params(image="balloons", rate=0, images=3, max_side=768, tier="auto", official_checkpoint="")
 P"""),
     *photo_cells(),
     code(tier_setup("dict(images=1)") + """
 codec = run.load(P.rate)
 label = dl.notebook.photo_label(P.image)
-images = run.images(P.images, include=P.image)  # the takeaways use every one of them
+images = run.images(P.images, include=P.image, max_side=P.max_side)  # the takeaways use every one of them
 print(f"photo: {label} ({dl.notebook.photo_path(P.image)}); the takeaways use {len(images)} photos: {', '.join(images)}")
 print(dl.teaching.describe_codec(codec))"""),
     md("""
@@ -1300,7 +1301,7 @@ the same?
 donor = "kite"     # change me: a sample name or a file path (the photo whose condition is borrowed)
 prediction = None  # PSNR with the donor's condition compared with the photo's own: "up", "down" or "same"
 
-swapped, scores = dl.teaching.swap_condition(codec, images[label], run.image(donor))
+swapped, scores = dl.teaching.swap_condition(codec, images[label], run.image(donor, max_side=P.max_side))
 fig = dl.viz.side_by_side([images[label], *swapped.values()], [f"original: {label}", *swapped],
                           crop=dl.teaching.zoom_box(images[label], 128))
 dl.exercises.check_direction(prediction, before=scores["own condition"]["psnr"], after=scores["donor's condition"]["psnr"],
@@ -1378,9 +1379,9 @@ checkpoints this notebook uses the first (choose with `official_checkpoint`).
         "the image size, which is what one step makes practical.",
     ], "notebooks 01 and 05 (bytes, bits per pixel, PSNR). A GPU runtime for the released model; "
        "a CPU runs the tiny model (or the release on crops)."),
-    md(PHOTO_NOTE),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
     code("""
-P = dl.notebook.params(image="kite", images=3, sizes=[[1024, 1024], [2048, 2048]], dtype=dl.notebook.official_dtype(device),
+P = dl.notebook.params(image="kite", max_side=1024, images=3, sizes=[[1024, 1024], [2048, 2048]], dtype=dl.notebook.official_dtype(device),
                        tier="auto", official_checkpoint="",  # "" = the cached q1..q4 files; or names, paths, owner/repo/file
                        rank="",  # published curve to compare with; "" = from the file name (q1..q4: rank 64/128)
                        repeats=3, unet=device.startswith("cuda"),  # timed decodes per size; time a U-Net f8 too
@@ -1412,7 +1413,7 @@ CPU, its center crop).
 """),
     code("""
 label = dl.notebook.photo_label(P.image)
-image = run.image(P.image)
+image = run.image(P.image, max_side=P.max_side)
 photo_bytes = codec.compress(image)
 recon = codec.decompress(photo_bytes)
 bpp, psnr = dl.metrics.bits_per_pixel(len(photo_bytes), image.height, image.width), dl.metrics.psnr(image, recon)
@@ -1575,9 +1576,9 @@ README_ROWS = {
                                   "codecs; the paper's published curve, cited", "05_rd_curves.png", "3 min",
                                   "2 min; official 12 min (four checkpoints, Kodak)"),
     "06_alignment_mechanisms": ("what the two alignments do: the one step pulled toward the encoder's latent, the "
-                                "code as the prompt", "06_alignment.png", "40 s", "< 1 min; official 3 min"),
+                                "code as the prompt", "06_alignment.png", "1 min", "< 1 min; official 3 min"),
     "07_official_dit_ic": ("the released full-size model: its published points, decode time at large sizes",
-                           "07_official.png", "1 min", "< 1 min; official 10 min"),
+                           "07_official.png", "1.5 min", "< 1 min; official 10 min"),
 }
 
 

@@ -304,13 +304,14 @@ class Tier:
         return {label: self.prepare(load_image(path, max_side=max_side)) for label, path in chosen.items()}
 
     def evaluation_folder(self, count: int | None = None, data: str | Path | None = None,
-                          include: str | Path | None = None) -> tuple[Path, str]:
+                          include: str | Path | None = None, max_side: int | None = None) -> tuple[Path, str]:
         """The images of the curves: ``(folder, what)``. ``data``: a folder of photos of your own;
         else (tiny) the sample photos, or (official) Kodak, downloaded once with a progress bar
         (``ditic_lite.data``, checksums) where it is cached or the internet is reachable, else the
         sample photos; on a CPU their crops, written to ``results/``. A failed download says why
         and uses the sample photos. ``include`` (a photo: ``notebook.photo_path``) joins the first
-        ``count`` images in place of the last when it is not among them (:meth:`with_photo`)."""
+        ``count`` images in place of the last when it is not among them, at most ``max_side``
+        pixels a side (:meth:`with_photo`)."""
         from ..data import DATASETS, cache_dir, list_images, resolve
         from ..notebook import samples_dir
 
@@ -342,14 +343,15 @@ class Tier:
                 if not target.exists():
                     self.prepare(load_image(p)).save(target)
             folder, what = crops, f"{what}, center crops of at most {self.side}x{self.side} px"
-        return self.with_photo(folder, what, count, include) if include else (folder, what)
+        return self.with_photo(folder, what, count, include, max_side) if include else (folder, what)
 
-    def with_photo(self, folder: str | Path, what: str, count: int | None, photo: str | Path) -> tuple[Path, str]:
+    def with_photo(self, folder: str | Path, what: str, count: int | None, photo: str | Path,
+                   max_side: int | None = None) -> tuple[Path, str]:
         """``(folder, what)`` of the first ``count`` images of ``folder`` with ``photo`` among them:
         unchanged when it is (by ``notebook.photo_label``), else a folder in ``results/`` holding
-        copies of them with ``photo`` in place of the last one, prepared (:meth:`prepare`) and at
-        most :data:`EVALUATION_SIDE` pixels a side, so that your photo costs what a sample photo
-        costs (the notebook says so). Used by notebook ``05_rate_perception_curves``."""
+        copies of them with ``photo`` in place of the last one, at most ``max_side`` pixels a side
+        (default :data:`EVALUATION_SIDE`: your photo costs what a sample photo costs; a printed
+        note says so) and prepared (:meth:`prepare`). Used by notebook ``05_rate_perception_curves``."""
         import shutil
 
         from ..data import list_images
@@ -366,14 +368,7 @@ class Tier:
         kept = chosen[:-1] if len(chosen) else []
         for p in kept:
             shutil.copy(p, target / p.name)
-        pil = self.prepare(load_image(photo_path(photo)))
-        if max(pil.size) > EVALUATION_SIDE:
-            scale = EVALUATION_SIDE / max(pil.size)
-            size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
-            print(f"your photo {label} ({pil.width}x{pil.height}) joins the curves at {size[0]}x{size[1]}, the size of "
-                  "the sample photos, so that it costs what they cost")
-            pil = pil.resize(size, Image.LANCZOS)
-        pil.save(target / f"{label}.png")
+        self.prepare(load_image(photo_path(photo), max_side=max_side or EVALUATION_SIDE)).save(target / f"{label}.png")
         replaced = f" in place of {chosen[-1].stem}" if chosen else ""
         return target, f"{what}, with your photo {label}{replaced}"
 
