@@ -174,7 +174,7 @@ def runtime_report(dev: str) -> list[str]:
         hardware = "CPU"
     lines = [f"ditic-lite {_kit_version()} ({where}): {versions}; device {dev} ({hardware}){fast}",
              f"checkpoints: tiny and mse in {Path(__file__).resolve().parent / 'checkpoints'}; "
-             f"official (notebooks 02-07 on a GPU, or tier='official'): {_official_cache()}"]
+             f"official (notebooks 02-07 where it is on disk; tier='official' downloads it): {_official_cache()}"]
     if dev.startswith("cuda"):
         dtype = official_dtype(dev)
         mem = official_memory_gib(dtype)
