@@ -102,8 +102,8 @@ def download_note(checkpoints: Sequence[str]) -> str:
     except ImportError:  # pragma: no cover - huggingface_hub is a dependency of diffusers
         HF_HUB_CACHE = "the Hugging Face cache"
     return (f"download: {len(missing)} checkpoint file(s) from the hub ({', '.join(missing)}), about "
-            f"{CHECKPOINT_GB:.1f} GB each, {len(missing) * CHECKPOINT_GB:.1f} GB in all, each when first used, "
-            f"then kept in {HF_HUB_CACHE}")
+            f"{CHECKPOINT_GB:.1f} GB each, {len(missing) * CHECKPOINT_GB:.1f} GB in all if every one is used; "
+            f"each only when a cell first uses it, then kept in {HF_HUB_CACHE}")
 
 
 def choose_tier(tier: str = "auto", checkpoint: str | Sequence[str] | None = "", device: str | None = None,
