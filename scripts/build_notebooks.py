@@ -558,8 +558,8 @@ less unsure there, i.e. does the mean of $\\ln\\sigma$ over the latent go up, do
 other_rate = run.rates[-1]  # change me: any of run.rates
 prediction = None           # your prediction for the mean ln σ: "up", "down" or "same"
 
-other = run.load(other_rate)
-_, other_info = other.roundtrip(image)
+same_rate = other_rate == P.rate  # the same rate point decodes the same: no need to run it again
+other_info = info if same_rate else run.load(other_rate).roundtrip(image)[1]
 dl.exercises.check_direction(prediction, before=float(info["sigma"].clamp_min(1e-30).log().mean()),
                              after=float(other_info["sigma"].clamp_min(1e-30).log().mean()),
                              what=f"mean ln σ (rate point {P.rate} -> {other_rate})", tolerance=0.01)""",
@@ -591,13 +591,13 @@ dl.exercises.check_direction(prediction, before=float(table["psnr"].iloc[1]), af
     exercise(3, "a photo without its fine detail", """
 `image.reduce(4).resize(image.size)` shrinks the photo 4 times and blows it up again: the fine
 detail is gone, the rest stays. **Predict:** on that blurred photo, is the model more or less
-unsure (mean $\\ln\\sigma$ up, down or the same)? The cell also prints the bytes of both.
+unsure (mean $\\ln\\sigma$ up, down or the same)? The cell also prints the bits per pixel of both.
 """, """
 blurred = image.reduce(4).resize(image.size)  # change me: reduce(2) keeps more detail, reduce(8) less
 prediction = None                              # your prediction for the mean ln σ: "up", "down" or "same"
 
-blurred_recon, blurred_info = codec.roundtrip(blurred)
-print(f"bytes: {len(codec.compress(image))} for {label}, {len(codec.compress(blurred))} for its blurred copy")
+_, blurred_info = codec.roundtrip(blurred)
+print(f"bits per pixel: {info['bpp']:.4f} for {label}, {blurred_info['bpp']:.4f} for its blurred copy")
 dl.exercises.check_direction(prediction, before=float(info["sigma"].clamp_min(1e-30).log().mean()),
                              after=float(blurred_info["sigma"].clamp_min(1e-30).log().mean()),
                              what="mean ln σ (photo -> blurred photo)", tolerance=0.01)""",
@@ -869,13 +869,13 @@ the integer with the scale $\\sigma/\\Delta$. $\\Delta > 1$: coarser y, fewer by
 finer y, more bytes. The file header records $\\Delta$ (on a grid of $2^{k/8}$), so the decoder
 needs no argument: `codec.compress(image, quant_step=2.0)` or `ditic-lite compress --quant-step 2`.
 
-The question the sweep answers: **do more bits buy more quality?** We code the photo with each
-step at the lowest and the highest rate point; the answer under the chart is computed from the
-sweep.
+The question the sweep answers: **do more bits buy more quality?** We code the photo with this
+tier's DiT-IC at each step, at the lowest and the highest rate point; the answer under the chart is
+computed from the sweep.
 """),
     code("""
 rates = cache.rates(run.models[0])
-sweep = dl.teaching.quant_step_sweep(cache, [image], names=run.models, quant_steps=P.quant_steps,
+sweep = dl.teaching.quant_step_sweep(cache, [image], names=run.models[:1], quant_steps=P.quant_steps,
                                      rates=sorted({rates[0], rates[-1]}), progress=True)
 dl.notebook.save_table(sweep, "04_quant_step_sweep.csv")
 fig = dl.viz.quant_step_chart(sweep)
@@ -1559,18 +1559,19 @@ NOTEBOOKS = {
 
 # README table: what each notebook shows, its gallery figure, and its wall time at full size on a
 # 2-core CPU (tiny tier; measured with run_notebook, kernel start included, rounded up; the slower
-# of two runs made while a training job held one core) and on a Colab T4 (estimated, not measured:
+# of two runs made while a training job held one core; 01-04: one run each on 2026-12-06 while two
+# training jobs ran: 43, 56, 87 and 134 s) and on a Colab T4 (estimated, not measured:
 # the tiny tier, then the official tier with its checkpoint downloads, about 4 GB each).
 README = ROOT / "README.md"
 README_START, README_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 README_ROWS = {
     "01_quickstart": ("squeeze a photo into a file of a few hundred bytes and back; every stage with its shape",
-                      "01_quickstart.png", "30 s", "< 1 min"),
+                      "01_quickstart.png", "45 s", "< 1 min"),
     "02_variance_and_pseudo_timesteps": ("where the coder is unsure (sigma), and how that sets the DiT's step at "
                                          "each position", "02_variance.png", "1 min", "< 1 min; official 3 min"),
     "03_one_step_vs_multi_step": ("is one step enough? 1 to 20 steps, and the DiT before its adaptation (tiny tier)",
                                   "03_steps.png", "1.5 min", "< 1 min; official 4 min"),
-    "04_bitrate_slider": ("fewer bytes, less detail: a slider over the rate", "04_bitrate.png", "1.5 min",
+    "04_bitrate_slider": ("fewer bytes, less detail: a slider over the rate", "04_bitrate.png", "2.5 min",
                           "< 1 min; official 8 min (four checkpoints)"),
     "05_rate_perception_curves": ("quality against bytes: DiT-IC, the same codec without its DiT, classical "
                                   "codecs; the paper's published curve, cited", "05_rd_curves.png", "3 min",

@@ -538,3 +538,15 @@ def test_every_teaching_helper_names_its_notebook():
                 if not refs or refs - names:
                     missing.append(f"{module.__name__}.{name}: {sorted(refs)}")
     assert not missing, missing
+
+
+def test_tier_photos_are_downscaled_to_max_side(sample_paths, tmp_path, capsys):
+    """Notebooks 02-04 cap your photo at ``max_side`` (the samples' size), with a printed note."""
+    run = teaching.choose_tier("tiny", "", "cpu")
+    big = Image.open(sample_paths[0]).convert("RGB").resize((1536, 1024))
+    big.save(tmp_path / "big.png")
+    assert max(run.image(tmp_path / "big.png", max_side=768).size) == 768
+    assert "downscaled" in capsys.readouterr().out
+    images = run.images(2, include=tmp_path / "big.png", max_side=768)
+    assert list(images)[-1] == "big" and images["big"].size == (768, 512)
+    assert run.image(sample_paths[0], max_side=768).size == Image.open(sample_paths[0]).size  # samples: as they are
