@@ -23,6 +23,7 @@ from .checkpoints import (
 )
 from .config import DiTICConfig
 from .model import DiTIC
+from .realism import REALISM_FILE
 from .train_config import run_config, run_weights
 from .train_data import VALIDATION, validation_images
 
@@ -102,7 +103,7 @@ def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
     in ``runs`` is left alone. The frozen encoder goes to ``runs/cache/encoder.safetensors``
     (``train cache`` then encodes the photos with it), and each codec's shared file and rate
     steps to its stage (a shipped DiT-IC tuned in pixel space seeds ``runs/tune`` too, with
-    the LoRA of its shared file). Checkpoints of the first tiny tiers (no per-channel steps) seed only the
+    the LoRA of its shared file; a shipped realism decoder seeds ``runs/realism`` with its head). Checkpoints of the first tiny tiers (no per-channel steps) seed only the
     autoencoder and the base DiT: their codecs cannot be continued by the latent-space stages, and
     ``runs/config.json`` then takes the tiny preset's codec. Returns the stages written.
     """
@@ -163,6 +164,12 @@ def seed_runs(runs: Path, checkpoints: Path | None = None) -> list[str]:
         tune = card["stages"].get("tune")
         if stage == "codec" and tune and not run_weights(runs, "tune").exists():  # its LoRA is in the shared file
             write_stage("tune", full_state(model), tune, checkpoints / name / "shared.safetensors")
+    realism = tiny / REALISM_FILE
+    if realism.exists() and not (runs / "realism" / "stage.safetensors").exists():  # the realism decoder's head
+        head, card = load_weights(realism)
+        # nothing of the model trains in that stage: an empty model file, so a continued run keeps its steps
+        write_stage("realism", {}, card.get("stages", {}).get("realism") or {}, realism)
+        write_safetensors(head, runs / "realism" / "stage.safetensors")
     return written
 
 

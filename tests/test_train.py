@@ -221,6 +221,10 @@ def test_training_continues_from_the_shipped_checkpoints(train_folder, tmp_path)
     current = shipped_config["codec"].get("channel_steps", False)
     assert {"ae", "dit"} <= set(seeded) and current == ({"codec", "mse"} <= set(seeded))
     assert shipping.seed_runs(runs) == []  # stages already there are kept
+    if (zoo.CHECKPOINT_DIR / "tiny" / "realism.safetensors").exists():  # the realism head continues too
+        assert "realism" in seeded and (runs / "realism" / "stage.safetensors").exists()
+        shipped_realism = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "realism.json").read_text())["stages"]["realism"]
+        assert json.loads((runs / "realism" / "progress.json").read_text())["step"] == shipped_realism["steps"]
     assert json.loads((runs / "config.json").read_text())["codec"]["channel_steps"]  # the preset's codec
     shipped_ae = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "base.json").read_text())["stages"]["ae"]
     assert json.loads((runs / "ae" / "progress.json").read_text())["step"] == shipped_ae["steps"]
