@@ -167,7 +167,8 @@ LOSSY_QUALITY = 92
 
 def figure_bytes(fig: plt.Figure, fmt: str = "png", dpi: int = 90) -> bytes:
     """``fig`` encoded in full colour as ``png`` (lossless, RGB), ``jpg`` or ``webp``
-    (:data:`LOSSY_QUALITY`); never a palette, which would repaint every photo in 256 colours."""
+    (:data:`LOSSY_QUALITY`); never a palette, which would repaint every photo in 256 colours.
+    Behind :func:`save`, used by every notebook from ``01_quickstart`` on."""
     import io
 
     buf = io.BytesIO()
