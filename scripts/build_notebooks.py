@@ -254,10 +254,11 @@ already on disk and a GPU is there, else the kit's tiny model; it never download
 cell says which tier and why. `tier="official"` runs the release, on a CPU too (on small center
 crops), and is the only setting that downloads it: about 4.2 GB per rate point from the Hugging
 Face hub, once, with the size printed before it starts (`official_checkpoint="q2_merge_ema.pt"`
-fetches one rate point; empty: all four). `tier="tiny"` always runs the kit's model. The cells are
-the same on both tiers and every verdict is computed from the numbers of the run. Set them in the
-parameters cell, or with `DITIC_TIER` and `DITIC_OFFICIAL_CHECKPOINT` (a file path, hub file names,
-or a JSON list of them, one per rate point).
+names one rate point; empty: the four, each fetched when a cell first uses it). `tier="tiny"`
+always runs the kit's model. The cells are the same on both tiers and every verdict is computed
+from the numbers of the run. Set them in the parameters cell, or with `DITIC_TIER` and
+`DITIC_OFFICIAL_CHECKPOINT` (a file path, hub file names, or a JSON list of them, one per rate
+point).
 """
 
 TIER_SETUP = """
