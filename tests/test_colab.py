@@ -78,7 +78,7 @@ def test_a_fork_that_rebuilds_points_to_itself():
         assert 'REPO_URL = "https://github.com/fork/ditic-lite"' in nb.cells[1].source
         assert nb.metadata["ditic_lite"] == {"repo_url": repo.url, "branch": "main"}
     table = bn.readme_table(repo)
-    assert table.count("colab.research.google.com/github/fork/ditic-lite/blob/main/notebooks/") == 7
+    assert table.count("colab.research.google.com/github/fork/ditic-lite/blob/main/notebooks/") == len(bn.NOTEBOOKS)
 
 
 def test_without_a_url_there_is_no_badge_and_the_cell_asks():
