@@ -297,8 +297,9 @@ def get_codec(name: str, rate: int = 0, **kwargs) -> CodecLike:
 
 
 def codec_rates(name: str) -> list[int]:
-    """Rate ids of codec ``name`` without loading weights where possible (the tiny tier loads rate 0)."""
+    """Rate ids of codec ``name`` without loading weights (the tiny tier: its shipped rate files)."""
     entry = _entry(name)
     if entry.kind == TINY:
-        return list(get_codec(entry.name, 0).rates)
+        from .zoo import available_rates
+        return available_rates(entry.name)
     return entry.rate_ids

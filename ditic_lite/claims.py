@@ -41,16 +41,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .margins import MARGINS
+
 LEVEL = 0.95
 VERDICTS = ("supports", "contradicts", "inconclusive")
-MARGINS = {  # smallest difference worth claiming, per measure
-    "psnr": 0.1,          # dB
-    "ms_ssim": 0.002,
-    "detail": 0.05,       # detail error |log2 retention|, about 3.5 % of the high-frequency power
-    "lpips": 0.005, "dists": 0.005,
-    "cosine": 0.01,
-    "ring": 0.2,          # border excess of a map, in standard deviations of the map (evidence.border_excess)
-}
 UNITS = {"psnr": " dB", "ring": " SD"}
 PLAIN_UNITS = {" SD": " standard deviations of the map"}
 """How :func:`takeaway` spells a unit for a student (others as they are)."""

@@ -210,11 +210,11 @@ def alignment_ablation(path: str | Path | None = None) -> pd.DataFrame | None:
 def ablation_report(table: pd.DataFrame | None) -> str:
     """What the ablation CSV says: first one plain sentence computed from its numbers (whether
     the two runs differ by more than the smallest differences worth claiming,
-    ``claims.MARGINS``; if not, that it shows nothing, and why where the CSV says), then the
+    ``margins.MARGINS``; if not, that it shows nothing, and why where the CSV says), then the
     numbers; or that it has not been run and the command that runs it.
     Explained in notebook ``06_alignment_mechanisms``.
     """
-    from ..claims import MARGINS
+    from ..margins import MARGINS
 
     if table is None:
         return ("The self-distillation ablation has NOT been run: data/ablations/alignment.csv is missing.\n"
