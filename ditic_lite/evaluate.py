@@ -26,6 +26,7 @@ from .images import ImageLike, load_image, to_pil, to_tensor
 
 if TYPE_CHECKING:
     from .codec import Codec
+    from .realism import TextureHead
 
 
 def _is_pillow(name: str) -> bool:

@@ -23,8 +23,6 @@ head on
 from __future__ import annotations
 
 import json
-import math
-import random
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,7 +39,7 @@ from .model import DiTIC
 from .evaluate import compare_decoders, tradeoff_summary
 from .realism import NOISE_SEED, REALISM_FILE, TextureHead
 from .train_config import TrainArgs, run_config
-from .train_step import StageStep
+from .train_step import StageStep, code_as_file, trained_rate_steps
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
 
@@ -82,11 +80,7 @@ class RealismStep(StageStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        steps_file = args.runs / "codec" / "stage.safetensors"
-        if not steps_file.exists():
-            raise FileNotFoundError(f"{steps_file} not found: the realism decoder starts from a trained DiT-IC "
-                                    "(ditic-lite train codec, or --from-shipped)")
-        return dict(rate_log_steps=read_safetensors(steps_file)["rate_log_steps"], quant_jitter=args.quant_jitter,
+        return dict(rate_log_steps=trained_rate_steps(args.runs, "realism"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight)
 
@@ -116,13 +110,9 @@ class RealismStep(StageStep):
     def fidelity_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Code ``x`` at a random rate point as a file is, decode it with the fidelity decoder:
         ``(image in [0, 1], y_hat)``."""
-        model = self.model
-        r = random.randrange(len(self.rate_log_steps))
-        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
+        codec_out, _, _ = code_as_file(self.model, x, self.rate_log_steps, self.quant_jitter)
         with torch.autocast(x.device.type, enabled=False):
-            latent, latent2 = model.encode_latents(x.float())
-            codec_out = model.codec(latent, latent2, log_step=self.rate_log_steps[r].to(x.device) + jitter)
-            rec = model.reconstruct(codec_out)
+            rec = self.model.reconstruct(codec_out)
         return rec["image"].float(), rec["y_hat"].float()
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:

@@ -37,7 +37,7 @@ from .config import DiTICConfig
 from .flow import variance_calibration_loss
 from .model import DiTIC
 from .train_config import TrainArgs, run_weights
-from .train_step import StageStep
+from .train_step import StageStep, code_as_file, trained_rate_steps
 
 
 def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
@@ -343,12 +343,8 @@ class PixelTuneStep(StageStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        steps_file = args.runs / "codec" / "stage.safetensors"
-        if not steps_file.exists():
-            raise FileNotFoundError(f"{steps_file} not found: the tune starts from a trained DiT-IC codec "
-                                    "(ditic-lite train codec)")
         margin = config.align.distill_margin if args.distill_margin is None else args.distill_margin
-        return dict(rate_log_steps=read_safetensors(steps_file)["rate_log_steps"], quant_jitter=args.quant_jitter,
+        return dict(rate_log_steps=trained_rate_steps(args.runs, "tune"), quant_jitter=args.quant_jitter,
                     ms_ssim_weight=args.ms_ssim_weight, adversarial_weight=args.adversarial_weight,
                     distill_margin=margin, distill_weight=config.align.distill_weight)
 
@@ -364,11 +360,7 @@ class PixelTuneStep(StageStep):
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
         x, _ = batch
         model = self.model
-        r = random.randrange(len(self.rate_log_steps))
-        jitter = random.uniform(-self.quant_jitter, self.quant_jitter) * math.log(2.0)
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            latent, latent2 = model.encode_latents(x.float())
-            codec_out = model.codec(latent, latent2, log_step=self.rate_log_steps[r].to(x.device) + jitter)
+        codec_out, latent, r = code_as_file(model, x, self.rate_log_steps, self.quant_jitter)
         y_hat = model.reconstruct(codec_out, decode=False)["y_hat"]
         rec = model.vae.decode(y_hat / model.scaling_factor).sample.float()
         reconstruction, logs = pixel_reconstruction_loss(rec, x, self.l1_weight, self.ms_ssim_weight,

@@ -2,12 +2,16 @@
 :mod:`ditic_lite.train_stages` (and :mod:`ditic_lite.train_realism` for the realism decoder)."""
 from __future__ import annotations
 
+import math
+import random
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 from accelerate import Accelerator
 
+from .checkpoints import read_safetensors
 from .config import DiTICConfig
 from .model import DiTIC
 from .train_config import TrainArgs
@@ -105,3 +109,25 @@ class StageStep:
             self.quantile_optimizer.step()
         logs["loss"] = float(loss.detach())
         return logs
+
+
+def trained_rate_steps(runs: Path, stage: str) -> torch.Tensor:
+    """The rate points' learned steps of the DiT-IC codec a pixel-space stage starts from."""
+    steps_file = runs / "codec" / "stage.safetensors"
+    if not steps_file.exists():
+        raise FileNotFoundError(f"{steps_file} not found: stage {stage} starts from a trained DiT-IC codec "
+                                "(ditic-lite train codec, or --from-shipped)")
+    return read_safetensors(steps_file)["rate_log_steps"]
+
+
+@torch.no_grad()
+def code_as_file(model: DiTIC, x: torch.Tensor, rate_log_steps: torch.Tensor,
+                 quant_jitter: float) -> tuple[dict[str, Any], torch.Tensor, int]:
+    """Image crops ``x`` coded as a file codes them (eval-mode rounding, a random rate point, a
+    random step jitter of +-``quant_jitter`` octaves, fp32): ``(codec outputs, the encoder's
+    latent, the rate point)``."""
+    r = random.randrange(len(rate_log_steps))
+    jitter = random.uniform(-quant_jitter, quant_jitter) * math.log(2.0)
+    with torch.autocast(x.device.type, enabled=False):
+        latent, latent2 = model.encode_latents(x.float())
+        return model.codec(latent, latent2, log_step=rate_log_steps[r].to(x.device) + jitter), latent, r
