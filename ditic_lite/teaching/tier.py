@@ -241,8 +241,9 @@ class Tier:
             cited = curve("kodak", UPDATED_MODEL)["bpp"].tolist()
             lines.append("the release's q1..q4 reach " + " / ".join(f"{b:.3f}" for b in cited)
                          + " bpp on Kodak (cited from the release, not measured here)")
-            if download_note(self.checkpoints):
-                lines.append(download_note(self.checkpoints))
+            note = download_note(self.checkpoints)  # what a download would fetch, if anything
+            if note:
+                lines.append(note)
             if len(set(self.checkpoints)) == 1:
                 lines.append("one checkpoint: one rate point here; the quantisation step of y (notebook 04) "
                              "gives the other points of a curve")
