@@ -116,6 +116,20 @@ def laplacian_energy(image: ImageLike) -> np.ndarray:
     return lap ** 2
 
 
+def block_energy(images: "torch.Tensor", block: int = DETAIL_BLOCK) -> "torch.Tensor":
+    """:func:`laplacian_energy` averaged over ``block`` x ``block`` blocks, for a batch of images
+    in [0, 1] (N, 3, H, W) as a differentiable torch tensor (N, 1, H', W'): what the realism
+    decoder's training matches (``train_realism.py``)."""
+    import torch
+    import torch.nn.functional as F
+
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
+    y = 255.0 * (images * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
+    kernel = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=images.dtype, device=images.device)
+    energy = F.conv2d(y, kernel.view(1, 1, 3, 3)) ** 2  # interior pixels only, as laplacian_energy
+    return F.avg_pool2d(energy, block)
+
+
 def _block_means(energy: np.ndarray, block: int) -> np.ndarray:
     h, w = (energy.shape[0] // block) * block, (energy.shape[1] // block) * block
     return energy[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()

@@ -162,7 +162,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
                 **({"ms_ssim_weight": args.ms_ssim_weight, "adversarial_weight": args.adversarial_weight,
                     "codec_step": codec_stage_step(args.runs)} if args.stage == "tune" else {}),
                 **({"adversarial_weight": args.adversarial_weight, "feature_weight": args.feature_weight,
-                    "mse_weight": args.mse_weight, "codec_step": codec_stage_step(args.runs)}
+                    "mse_weight": args.mse_weight, "energy_weight": args.energy_weight, "codec_step": codec_stage_step(args.runs)}
                    if args.stage == "realism" else {}),
                 "seconds_per_step": float(np.median(step_seconds[1:] or step_seconds or [np.nan]))}
 
@@ -294,7 +294,7 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
     given = {key: getattr(ns, key) for key in ("steps", "batch_size", "crop", "lr", "bf16",
                                                "channels_last", "compile", "distill_margin", "variance_weight",
                                                "ms_ssim_weight", "decoded_share", "adversarial_weight",
-                                               "feature_weight", "mse_weight")
+                                               "feature_weight", "mse_weight", "energy_weight")
              if getattr(ns, key, None) is not None}
     if ns.lambdas:
         given["lambdas"] = tuple(float(v) for v in ns.lambdas.split(","))
@@ -329,6 +329,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                    help="realism: weight of feature matching relative to the generator term")
     p.add_argument("--mse-weight", type=float, dest="mse_weight",
                    help="realism: weight of the full-resolution MSE besides the 4x4 low-pass MSE")
+    p.add_argument("--energy-weight", type=float, dest="energy_weight",
+                   help="realism: weight of matching the original's fine-detail energy block by block (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, dest="save_every")
     p.add_argument("--max-minutes", type=float, default=1e9, dest="max_minutes",

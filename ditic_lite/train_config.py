@@ -118,6 +118,7 @@ class TrainArgs:
     adversarial_weight: float = 0.0  # tune, realism: weight of the patch discriminator's term (0: off)
     feature_weight: float = 1.0  # realism: feature matching, relative to the generator term
     mse_weight: float = 0.25  # realism: full-resolution MSE besides the low-pass one
+    energy_weight: float = 0.0  # realism: match the original's fine-detail energy block by block (0: off)
     bf16: bool = False
     channels_last: bool = False  # NHWC memory layout of the trained convolutions and the batch
     compile: bool = False  # torch.compile the trained module (inductor; the first steps compile)

@@ -6,11 +6,15 @@ rounding, a random rate point and step jitter), decodes them with the fidelity d
 gradient: the head is the only thing that learns, which makes a step cheap), and trains the
 head on
 
-``L = MSE(pool(x_hat), pool(x)) + mse_weight * MSE(x_hat, x) + w_adv * (L_gen + feature_weight * L_fm)``
+``L = MSE(pool(x_hat), pool(x)) + mse_weight * MSE(x_hat, x) + energy_weight * L_energy
++ w_adv * (L_gen + feature_weight * L_fm)``
 
 * the low-pass term (4x4 average pooling) keeps the fidelity decoder's coarse picture: texture
   finer than 4 pixels is free to differ from the original, which is what drawing it means;
 * a small full-resolution MSE bounds how far the drawn texture may stray (the PSNR cost);
+* ``L_energy``: the mean ``|log(1 + E(x_hat)) - log(1 + E(x))|`` of the fine-detail energy ``E``
+  (the squared Laplacian of the luma averaged over 16x16 blocks, :func:`spectrum.block_energy`):
+  as much detail as the original, block by block: none drawn on a clear sky, much in grass;
 * ``L_gen``: the hinge generator loss of two patch discriminators, on the image and on a copy at
   half size (so they judge texture at two scales), with a FIXED weight ``w_adv``: unlike the
   fidelity tune's adaptive weight, the adversarial term is not scaled down when the pixel loss
@@ -37,6 +41,7 @@ from .checkpoints import read_safetensors, save_weights
 from .config import DiTICConfig
 from .model import DiTIC
 from .evaluate import compare_decoders, tradeoff_summary
+from .spectrum import block_energy
 from .realism import NOISE_SEED, REALISM_FILE, TextureHead
 from .train_config import TrainArgs, run_config
 from .train_step import StageStep, code_as_file, trained_rate_steps
@@ -64,7 +69,8 @@ class RealismStep(StageStep):
     pool = 4  # the low-pass pixel term's block size
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
-                 quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float) -> None:
+                 quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
+                 energy_weight: float = 0.0) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
         self.model, self.extra = model, self.extra_modules(model.config)
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
@@ -74,6 +80,7 @@ class RealismStep(StageStep):
         self.disc_optimizer = torch.optim.AdamW(discs, lr=lr, betas=self.discriminator_betas, weight_decay=0.0)
         self.rate_log_steps, self.quant_jitter = rate_log_steps, quant_jitter
         self.adversarial_weight, self.feature_weight, self.mse_weight = adversarial_weight, feature_weight, mse_weight
+        self.energy_weight = energy_weight
         self.calls = 0
         self._fake: torch.Tensor | None = None
         self._real: torch.Tensor | None = None
@@ -82,7 +89,7 @@ class RealismStep(StageStep):
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
         return dict(rate_log_steps=trained_rate_steps(args.runs, "realism"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
-                    mse_weight=args.mse_weight)
+                    mse_weight=args.mse_weight, energy_weight=args.energy_weight)
 
     @classmethod
     def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
@@ -124,8 +131,16 @@ class RealismStep(StageStep):
         low = F.mse_loss(F.avg_pool2d(out, self.pool), F.avg_pool2d(x, self.pool))
         mse = F.mse_loss(out, x)
         loss = low + self.mse_weight * mse
+        if self.energy_weight:
+            drawn, wanted = block_energy(out), block_energy(x)
+            energy = (torch.log1p(drawn) - torch.log1p(wanted)).abs().mean()
+            loss = loss + self.energy_weight * energy
+            logs_energy = {"energy": float(energy.detach()),
+                           "detail_ratio": float(drawn.detach().mean() / wanted.mean().clamp_min(1e-6))}
+        else:
+            logs_energy = {}
         logs = {"psnr": float(10 * torch.log10(1 / mse.detach())),
-                "psnr_fidelity": float(10 * torch.log10(1 / F.mse_loss(fidelity, x))), "low_mse": float(low.detach())}
+                "psnr_fidelity": float(10 * torch.log10(1 / F.mse_loss(fidelity, x))), "low_mse": float(low.detach()), **logs_energy}
         self.calls += 1
         self._fake, self._real = out.detach() * 2 - 1, x * 2 - 1
         if self.adversarial_weight and self.calls > self.adversarial_start:
