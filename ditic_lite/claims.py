@@ -26,17 +26,22 @@ decided it. All intervals are two-sided 95 % intervals (:data:`LEVEL`).
 
 The builders (``variance_claims`` ... ``official_claims``) turn the tables of notebooks 02, 03,
 05, 06 and 07 into verdicts; :func:`collect` runs them for the shipped checkpoints on the sample
-photos (``ditic-lite claims``). Explained in notebooks ``02`` to ``07`` (the verdict table at the
-end of each).
+photos (``ditic-lite claims``), :func:`collect_held_out` on the six held-out photos of the
+training collection (``--validation-data``). Explained in notebooks ``02`` to ``07`` (the verdict
+table at the end of each). ``--targets`` checks issue 20's targets instead (:mod:`ditic_lite.targets`).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import math
+import os
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -624,15 +629,82 @@ def collect(images: int | None = None, rate: int = 0, steps: Sequence[int] = (1,
     return table(verdicts, full=True)
 
 
+def write_held_out_samples(data: Path, folder: Path) -> list[str]:
+    """The six held-out photos of the training collection ``data`` (``training.data.VALIDATION``),
+    768x512 like ``data/samples``, written as ``folder/<name>.png`` with a ``captions.csv`` from the
+    collection's captions; returns the file names."""
+    from .images import to_pil
+    from .training.data import VALIDATION, load_validation_set, read_captions
+
+    captions = dict(read_captions(data))
+    names = []
+    with open(folder / "captions.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "caption"])
+        for rel, image in zip(VALIDATION, load_validation_set(data)):
+            name = Path(rel.replace("/", "-")).with_suffix(".png").name
+            to_pil(image).save(folder / name)
+            writer.writerow([name, captions[rel]])
+            names.append(name)
+    return names
+
+
+@contextmanager
+def _samples_from(folder: Path) -> Iterator[None]:
+    """Within the block, the kit's sample photos are those of ``folder`` (``$DITIC_SAMPLES``)."""
+    before = os.environ.get("DITIC_SAMPLES")
+    os.environ["DITIC_SAMPLES"] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DITIC_SAMPLES"]
+        else:
+            os.environ["DITIC_SAMPLES"] = before
+
+
+def collect_held_out(data: Path, images: int | None = None, **collect_options: Any) -> pd.DataFrame:
+    """:func:`collect` on the six held-out photos of a training collection instead of the three
+    samples (which are the first three of them: six give narrower intervals), with the
+    collection's captions; a first column ``photos`` names the photos, in the order of the
+    per-image values."""
+    from .notebook import sample_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_held_out_samples(Path(data), Path(tmp))
+        with _samples_from(Path(tmp)):
+            used = [p.name for p in sample_paths()[:images]]  # what collect() codes, in its order
+            verdicts = collect(images=images, **collect_options)
+    verdicts.insert(0, "photos", " ".join(used))
+    return verdicts
+
+
+def _write_csv(table: pd.DataFrame, out: str | None) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        print(f"wrote {out}")
+
+
+def _run_targets(args: argparse.Namespace) -> int:
+    from .targets import targets
+
+    table = targets(Path(args.targets))
+    with pd.option_context("display.max_colwidth", 90, "display.width", 250):
+        print(table[["target", "measured", "met"]].to_string(index=False))
+    _write_csv(table, args.out)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.targets is not None:
+        return _run_targets(args)
     tic = time.perf_counter()
-    df = collect(images=args.images, rate=args.rate, steps=[int(k) for k in args.steps.split(",")])
+    options = {"images": args.images, "rate": args.rate, "steps": [int(k) for k in args.steps.split(",")]}
+    df = collect_held_out(args.validation_data, **options) if args.validation_data else collect(**options)
     with pd.option_context("display.max_colwidth", 70, "display.width", 200):
         print(df[["notebook", "claim", "verdict", "measured"]].to_string(index=False))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(args.out, index=False)
-        print(f"wrote {args.out}")
+    _write_csv(df, args.out)
     counts = df["verdict"].value_counts()
     print(f"{len(df)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
           + f" ({time.perf_counter() - tic:.0f} s)")
@@ -640,9 +712,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    from .targets import RESULTS
+
     p = subparsers.add_parser("claims", help="recompute the notebooks' verdicts on the paper's claims (shipped checkpoints)")
     p.add_argument("--out", default=None, help="also write the table as CSV (e.g. data/results/claims.csv)")
     p.add_argument("--images", type=int, default=None, help="use only the first N sample photos")
     p.add_argument("--rate", type=int, default=0, help="rate point of the tiny model (default 0, as the notebooks)")
     p.add_argument("--steps", default="1,2,4,8", help="step counts of the one-step vs multi-step claims (comma list)")
+    instead = p.add_mutually_exclusive_group()
+    instead.add_argument("--validation-data", type=Path, default=None, metavar="DIR",
+                         help="use the six held-out photos of this training collection instead of the samples "
+                              "(e.g. --out data/results/claims_validation.csv)")
+    instead.add_argument("--targets", nargs="?", const=RESULTS, default=None, metavar="RESULTS",
+                         help="measure nothing: check issue 20's targets against the committed measurements "
+                              "in RESULTS (default: the repository's data/results; e.g. --out data/results/targets.csv)")
     p.set_defaults(func=_run)

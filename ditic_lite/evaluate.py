@@ -2,6 +2,8 @@
 
 One row per (image, codec, rate, steps): real file bytes and bpp, the metrics, and encode /
 decode seconds. ``ditic-lite eval`` writes it as CSV; ``ditic-lite plot`` draws the curves.
+``ditic-lite eval --compare FOLDER ...`` measures checkpoint folders against each other instead
+(:func:`compare_checkpoints`), to choose between the candidates of a training run.
 
 >>> df = evaluate("data/samples", ["jpeg", "webp", "tiny"])   # doctest: +SKIP
 >>> plots.plot_rd(df, reference_dataset="kodak")              # doctest: +SKIP
@@ -15,7 +17,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 from tqdm.auto import tqdm
 
 from . import metrics as M
@@ -67,8 +71,21 @@ def _reason(name: str) -> str:
         return str(err)
 
 
+def _named_images(data: str | Path | Mapping[str, ImageLike], max_images: int | None,
+                  progress: bool = True) -> dict[str, Image.Image]:
+    """The first ``max_images`` images to code, by name: those of a mapping, else those of a folder
+    or data set, by their path in it."""
+    if isinstance(data, Mapping):
+        return {name: to_pil(to_tensor(image)) for name, image in list(data.items())[:max_images]}
+    folder = resolve(data, progress=progress)
+    paths = list_images(folder)[:max_images]
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no images found")
+    return {str(p.relative_to(folder)): load_image(p) for p in paths}
+
+
 def evaluate(
-    data: str | Path,
+    data: str | Path | Mapping[str, ImageLike],
     codecs: Sequence[str | registry.CodecLike],
     steps: Sequence[int] = (1,),
     metrics: Sequence[str] | str | None = None,
@@ -81,7 +98,8 @@ def evaluate(
     """Code every image of ``data`` with every codec at every rate; return the per-image table.
 
     Args:
-        data: a folder of images, or a data-set name (``kodak``, ``clic2020``, ``div2k``).
+        data: a folder of images, a data-set name (``kodak``, ``clic2020``, ``div2k``), or images
+            by name.
         codecs: names accepted by :func:`ditic_lite.baselines.get_codec`, or codec objects
             (evaluated at their own rate).
         steps: decoding steps tried for codecs whose decoder runs the DiT flow (``tiny``).
@@ -95,12 +113,8 @@ def evaluate(
     Columns: image, codec, rate, quality (Pillow only), steps (0 = no diffusion), height, width,
     bytes, bpp, one per metric, encode_s, decode_s [, fid, kid].
     """
-    folder = resolve(data, progress=progress)
-    paths = list_images(folder)[:max_images]
-    if not paths:
-        raise FileNotFoundError(f"{folder}: no images found")
+    images = list(_named_images(data, max_images, progress).items())
     names = select_metrics(metrics)
-    images = [(str(p.relative_to(folder)), load_image(p)) for p in paths]
     fid_acc: dict[tuple, M.PatchFIDKID] = {}
 
     jobs = []  # (codec name or object, rate id, pillow target or None)
@@ -166,6 +180,8 @@ def _floats(text: str) -> list[float]:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    if args.compare:
+        return _run_compare(args)
     df = evaluate(
         args.data, [c.strip() for c in args.codecs.split(",") if c.strip()], steps=_ints(args.steps),
         metrics=args.metrics.split(","), rates=_ints(args.rates) if args.rates else None,
@@ -181,6 +197,22 @@ def _run_eval(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(df)} rows)")
     if args.plot:
         _save_plot(df, args.plot, args.reference)
+    return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    table = compare_checkpoints(args.compare, comparison_photos(args.data, args.max_images),
+                                rates=_ints(args.rates) if args.rates else None)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    with pd.option_context("display.width", 200):
+        print(table.groupby(["folder", "codec", "rate"], sort=False)[CHECKPOINT_MEASURES].mean().round(4))
+        gains = [detail_gain(table)] + ([detail_gain(table, anchor_codec="tiny")] if len(args.compare) > 1 else [])
+        print("detail error of the anchor minus DiT-IC's, same rate point and photo (> 0: DiT-IC closer "
+              "to the original's fine detail):")
+        print(pd.concat(gains, ignore_index=True).round(3).to_string(index=False))
+    print(f"wrote {out} ({len(table)} rows)")
     return 0
 
 
@@ -228,6 +260,10 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", default=None, help="also save the rate-distortion plot here (.png)")
     p.add_argument("--reference", default=None, help="overlay the paper's curve: kodak, clic2020 or div2k")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compare", nargs="+", default=None, metavar="FOLDER",
+                   help="compare checkpoint folders instead of codecs: DiT-IC at every rate point (or --rates) of "
+                        "each folder and the first folder's MSE baseline, per photo bytes, bpp, PSNR, MS-SSIM and "
+                        "fine-detail retention; a training collection as --data gives its six held-out photos")
     p.set_defaults(func=_run_eval)
 
     q = subparsers.add_parser("plot", help="rate-distortion curves from an eval CSV",
@@ -298,4 +334,71 @@ def tradeoff(codec: Codec) -> pd.DataFrame:
     rows = codec.card.get("realism", {}).get("tradeoff")
     if not rows:
         raise ValueError(f"'{codec.name}' carries no measured trade-off (its realism card has none)")
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- checkpoint folders, one table
+
+CHECKPOINT_METRICS = ["psnr", "ms_ssim", "detail"]
+CHECKPOINT_MEASURES = ["bytes", "bpp", *CHECKPOINT_METRICS]
+"""The columns of :func:`compare_checkpoints` after folder, codec, rate and image."""
+
+
+def comparison_photos(data: str | Path, max_images: int | None = None) -> dict[str, ImageLike]:
+    """The photos of ``ditic-lite eval --compare``: the six held-out photos of a training collection
+    (``training.data.VALIDATION``, 768x512 like ``data/samples``), else the images of a folder or
+    data set; each by its path in ``data``, the first ``max_images``."""
+    from .training.data import VALIDATION, validation_images
+
+    held_out = validation_images(Path(data))
+    if held_out:
+        return dict(zip(VALIDATION[:max_images], held_out))
+    return dict(_named_images(data, max_images))
+
+
+def compare_checkpoints(folders: Sequence[str | Path], photos: Mapping[str, ImageLike],
+                        rates: Sequence[int] | None = None) -> pd.DataFrame:
+    """Code every photo (``name -> image``) with DiT-IC (``tiny``) at each rate point of each
+    checkpoint folder, and with the first folder's MSE baseline (real file bytes, :func:`evaluate`).
+
+    A folder has the layout of ``ditic_lite/checkpoints`` (a training run's export). ``rates``:
+    the rate points to code (default: every one a folder has). One row per folder, codec, rate
+    point and photo: :data:`CHECKPOINT_MEASURES`, where ``detail`` is
+    :func:`ditic_lite.spectrum.detail_retention` (1 = the original's fine-detail energy).
+    """
+    from . import zoo
+
+    if len({str(f) for f in folders}) < len(folders):
+        raise ValueError(f"each checkpoint folder once, got {[str(f) for f in folders]}")
+    columns = ["folder", "codec", "rate", "image", *CHECKPOINT_MEASURES]
+    parts = []
+    for index, folder in enumerate(folders):
+        for name in ("tiny", "mse") if index == 0 else ("tiny",):
+            for rate in rates if rates is not None else zoo.available_rates(name, Path(folder)):
+                codec = zoo.load(name, rate=rate, checkpoints=Path(folder))
+                table = evaluate(photos, [codec], metrics=CHECKPOINT_METRICS, progress=False)
+                parts.append(table.assign(folder=str(folder))[columns])
+    return pd.concat(parts, ignore_index=True)
+
+
+def detail_gain(table: pd.DataFrame, anchor_folder: str | None = None, anchor_codec: str = "mse") -> pd.DataFrame:
+    """Per folder of a :func:`compare_checkpoints` table, the paired difference of the detail error
+    ``|log2 detail|`` (:func:`ditic_lite.spectrum.detail_error`): the anchor's minus DiT-IC's at the
+    same rate point and photo (> 0: DiT-IC closer to the original's fine detail).
+
+    The anchor is ``anchor_codec`` of ``anchor_folder`` (default: the first folder's MSE baseline).
+    Columns: ``folder``, ``anchor``, ``mean``, ``stderr`` (of the mean), ``n`` (pairs).
+    """
+    from .spectrum import detail_error
+
+    anchor_folder = str(table["folder"].iloc[0]) if anchor_folder is None else anchor_folder
+    pair = ["rate", "image"]
+    anchor = table[(table["folder"] == anchor_folder) & (table["codec"] == anchor_codec)].set_index(pair)["detail"]
+    if anchor.empty:
+        raise ValueError(f"no rows of '{anchor_codec}' in {anchor_folder}")
+    rows = []
+    for folder, group in table[table["codec"] == "tiny"].groupby("folder", sort=False):
+        diff = (detail_error(anchor) - detail_error(group.set_index(pair)["detail"])).dropna().to_numpy()
+        rows.append({"folder": folder, "anchor": f"{anchor_codec} of {anchor_folder}", "mean": diff.mean(),
+                     "stderr": diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan, "n": len(diff)})
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny random models, sample images, a miniature training folder."""
+"""Shared fixtures: tiny random models, sample images, miniature training folders."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -55,5 +56,22 @@ def train_folder(tmp_path_factory) -> Path:
             name = f"{p.stem}_{copy}.png"
             shutil.copy(p, folder / name)
             rows.append(f"{name},{captions[p.stem]}")
+    (folder / "captions.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def held_out_collection(tmp_path_factory) -> Path:
+    """A training collection of only the six held-out photos (``training.data.VALIDATION``):
+    small copies of the sample photos under those names, with captions.csv."""
+    from ditic_lite.training.data import VALIDATION
+
+    folder = tmp_path_factory.mktemp("held_out")
+    samples = sorted(SAMPLES.glob("*.png"))
+    rows = ["file,caption"]
+    for index, rel in enumerate(VALIDATION):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.open(samples[index % len(samples)]).resize((192, 128)).save(folder / rel)
+        rows.append(f"{rel},held-out photo {index}")
     (folder / "captions.csv").write_text("\n".join(rows) + "\n")
     return folder

@@ -5,12 +5,19 @@ runs ``ditic-lite claims`` on one sample photo with the shipped checkpoints.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from ditic_lite import claims as C
 from ditic_lite.cli import main
+from ditic_lite.training.data import VALIDATION
+
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
 
 
 # ------------------------------------------------------------------------------------ rules
@@ -214,6 +221,33 @@ def test_cli_writes_the_csv(monkeypatch, tmp_path, capsys):
     df = pd.read_csv(out)
     assert list(df.columns) == ["notebook", "claim", "measured", "verdict", "rule", "estimate", "low", "high", "n"]
     assert "1 supports" in capsys.readouterr().out
+
+
+def test_held_out_samples_are_written_like_data_samples(held_out_collection, tmp_path):
+    names = C.write_held_out_samples(held_out_collection, tmp_path)
+    assert names == [rel.replace("/", "-") for rel in VALIDATION]
+    captions = pd.read_csv(tmp_path / "captions.csv")
+    assert list(captions["file"]) == names and captions["caption"].iloc[1] == "held-out photo 1"
+    assert {Image.open(tmp_path / name).size for name in names} == {(768, 512)}
+
+
+def test_cli_claims_on_the_held_out_photos(monkeypatch, held_out_collection, tmp_path):
+    from ditic_lite.notebook import sample_paths
+
+    coded = []
+
+    def fake_collect(images=None, **options):
+        coded.extend(p.name for p in sample_paths()[:images])
+        return C.table([C.better("a claim", [0.5, 0.6, 0.55], 0.1, notebook="02")], full=True)
+
+    monkeypatch.setattr(C, "collect", fake_collect)
+    monkeypatch.delenv("DITIC_SAMPLES", raising=False)
+    out = tmp_path / "claims_validation.csv"
+    assert main(["claims", "--validation-data", str(held_out_collection), "--images", "2", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == list(pd.read_csv(RESULTS / "claims_validation.csv", nrows=0).columns)
+    assert coded == ["debian-mate-dune.png", "debian-mate-ladybird.png"] and df["photos"].iloc[0] == " ".join(coded)
+    assert "DITIC_SAMPLES" not in os.environ  # the sample photos are the kit's again
 
 
 @pytest.mark.slow

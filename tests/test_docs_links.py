@@ -1,4 +1,5 @@
-"""Every relative link and image in the README and in docs/ points to a file (and heading) that exists."""
+"""Every relative link and image in the READMEs and in docs/ points to a file (and heading) that exists;
+scripts/README.md lists every file of scripts/."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "scripts" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
 
 
@@ -46,3 +47,10 @@ def test_the_link_checker_sees_a_broken_link(tmp_path):
     page.write_text("# Title\n[ok](page.md#title) [gone](missing.md) `[code](not-a-link.md)` [web](https://x.org)\n")
     assert relative_links(page) == ["page.md#title", "missing.md"]
     assert heading_anchors(page) == {"title"}
+
+
+def test_the_scripts_readme_lists_every_script():
+    rows = re.findall(r"^\| `([^`]+)` \|.*\| (\w+)[^|]*\|$", (ROOT / "scripts" / "README.md").read_text(), flags=re.M)
+    present = sorted(p.name for p in (ROOT / "scripts").iterdir() if p.is_file() and p.name != "README.md")
+    assert sorted(name for name, _ in rows) == present, "scripts/README.md: one row per file of scripts/"
+    assert {status for _, status in rows} == {"maintained"}, "a script that is not maintained leaves scripts/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,8 @@ from PIL import Image
 from ditic_lite import data as D
 from ditic_lite import evaluate as E
 from ditic_lite import plots
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _photo_like(w: int, h: int, seed: int) -> Image.Image:
@@ -145,3 +148,33 @@ def test_download_offline_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_list_images(folder):
     assert [p.name for p in D.list_images(folder)] == ["a.png", "b.png"]
+
+
+# ------------------------------------------------------------------ checkpoint folders compared
+def test_eval_compare_on_the_shipped_checkpoints(folder, tmp_path, capsys):
+    shipped = Path(E.__file__).resolve().parent / "checkpoints"
+    again = tmp_path / "same_checkpoints"
+    again.symlink_to(shipped, target_is_directory=True)  # the same weights under a second name
+    out = tmp_path / "compare.csv"
+    args = _cli().parse_args(["eval", "--compare", str(shipped), str(again), "--data", str(folder),
+                              "--rates", "0", "--out", str(out)])
+    assert args.func(args) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["folder", "codec", "rate", "image", *E.CHECKPOINT_MEASURES]
+    assert list(table.columns) == list(pd.read_csv(ROOT / "data" / "results" / "tune_ablation.csv", nrows=0).columns)
+    assert sorted(zip(table["folder"], table["codec"])) == sorted(
+        [(str(shipped), "mse"), (str(shipped), "tiny"), (str(again), "tiny")] * 2)  # two photos each
+    same = E.detail_gain(table, anchor_folder=str(shipped), anchor_codec="tiny")
+    assert list(same["n"]) == [2, 2] and np.allclose(same["mean"], 0.0) and np.allclose(same["stderr"], 0.0)
+    assert "detail error of the anchor minus DiT-IC's" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="each checkpoint folder once"):
+        E.compare_checkpoints([shipped, shipped], {})
+
+
+def test_compare_photos_of_a_training_collection_are_its_held_out_photos(held_out_collection, folder):
+    from ditic_lite.training.data import VALIDATION
+
+    photos = E.comparison_photos(held_out_collection, max_images=2)
+    assert list(photos) == list(VALIDATION[:2])
+    assert {tuple(photo.shape) for photo in photos.values()} == {(1, 3, 512, 768)}
+    assert list(E.comparison_photos(folder)) == ["a.png", "sub/b.png"]  # any other folder: its images

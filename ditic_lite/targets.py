@@ -1,25 +1,24 @@
 """Issue 20's targets for the shipped tiny tier, each checked against the committed measurements.
 
-    python scripts/issue_targets.py            # prints the table, writes data/results/targets.csv
+    ditic-lite claims --targets --out data/results/targets.csv   # prints the table, writes it
 
-Nothing is measured here: every row reads a table that the evaluation scripts wrote for the
-shipped weights (``scripts/evaluate_shipped.py``, ``scripts/validation_claims.py``, ``ditic-lite
-bench``), applies the target's rule and says where the number comes from. The test suite rebuilds
-this table from the committed measurements and compares, so it cannot go stale. All numbers are
-on the six validation photos (768x512, real file bytes). The one target without a number, "the
-kite of ``ditic-lite demo`` is recognisable", is left to the eye (``met`` empty).
+Nothing is measured here: every row reads a table that the evaluation tools wrote for the shipped
+weights (``scripts/evaluate_shipped.py``, ``ditic-lite claims --validation-data``, ``ditic-lite
+bench``) into ``data/results``, applies the target's rule and says where the number comes from.
+The test suite rebuilds ``data/results/targets.csv`` from the committed measurements and compares,
+so it cannot go stale. All numbers are on the six validation photos (768x512, real file bytes).
+The one target without a number, "the kite of ``ditic-lite demo`` is recognisable", is left to
+the eye (``met`` empty). Reported in ``docs/status.md``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "data" / "results"
-OUT = RESULTS / "targets.csv"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+"""The committed measurements of the repository (not part of an installed wheel)."""
 MAX_BPP = 0.045            # the rate at which the codec targets hold
 RATE_RANGE = (0.02, 0.12)  # bpp the rate control must cover, quality rising
 DECODE_768x512_S = 0.6     # median decode on 2 CPU cores
@@ -108,18 +107,3 @@ def targets(results: Path = RESULTS) -> pd.DataFrame:
     rows.append(_row("ditic-lite demo: the kite is recognisable", "by eye", "see figures/demo_side_by_side.png",
                      None, "ditic-lite demo"))
     return pd.DataFrame(rows)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    table = targets()
-    table.to_csv(args.out, index=False)
-    with pd.option_context("display.max_colwidth", 90, "display.width", 250):
-        print(table[["target", "measured", "met"]].to_string(index=False))
-    print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()
