@@ -1,8 +1,8 @@
 """Checkpoint files: model cards, hashes, safetensors I/O and fitting tensors to a model.
 
 One module for what every loader shares: the shipped tiers (:mod:`ditic_lite.zoo`), the official
-release (:mod:`ditic_lite.official`), training runs (:mod:`ditic_lite.train`) and their export
-(:mod:`ditic_lite.shipping`). A shipped weights file ``X.safetensors`` has a JSON model card
+release (:mod:`ditic_lite.official`), training runs (:mod:`ditic_lite.training.loop`) and their export
+(:mod:`ditic_lite.training.export`). A shipped weights file ``X.safetensors`` has a JSON model card
 ``X.json`` beside it that records the file's SHA-256, checked at load.
 
 The rANS tables of the entropy models (:data:`ENTROPY_TABLE_KEYS`) are never compared or

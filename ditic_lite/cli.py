@@ -17,7 +17,7 @@ from pathlib import Path
 from .container import DecodeError
 
 
-COMMAND_MODULES = {"train": "train", "eval": "evaluate", "plot": "evaluate", "bench": "bench", "claims": "claims"}
+COMMAND_MODULES = {"train": "training.cli", "eval": "evaluate", "plot": "evaluate", "bench": "bench", "claims": "claims"}
 """Commands contributed by other modules (command -> module with its ``add_cli``)."""
 
 

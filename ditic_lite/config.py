@@ -66,7 +66,7 @@ class FlowConfig:
 class AlignConfig:
     """Weights of the two alignment losses (SPEC section 11; paper section 3)."""
 
-    distill_margin: float = 0.5  # the release's; the kit's recipe trains with train_config.DISTILL_MARGIN
+    distill_margin: float = 0.5  # the release's; the kit's recipe trains with training.config.DISTILL_MARGIN
     distill_weight: float = 0.05
     contrastive_weight: float = 0.1
     init_temperature: float = 0.07

@@ -11,9 +11,9 @@ weights of the main recipe in ``--runs``):
 
 Each variant gets its own runs folder ``<out-runs>/<variant>/`` holding links to the recipe's
 ``ae`` and ``dit`` weights and its latent cache, a copy of its ``codec`` stage (weights and rate
-steps) and a ``config.json`` with the changed weight, then ``ditic_lite.train.train(stage="codec")``
+steps) and a ``config.json`` with the changed weight, then ``ditic_lite.training.loop.train(stage="codec")``
 runs there. The result is measured at rate point ``--rate`` on the held-out validation photos
-(``ditic_lite.train_data.VALIDATION``) through the real codec: file bpp, PSNR, MS-SSIM, the channel
+(``ditic_lite.training.data.VALIDATION``) through the real codec: file bpp, PSNR, MS-SSIM, the channel
 cosine between the one-step output and the frozen encoder's latent (what L_sd pulls up), the
 fraction above the margin, and caption retrieval accuracy of the latent condition.
 
@@ -45,11 +45,10 @@ from ditic_lite.codec import Codec  # noqa: E402
 from ditic_lite.config import DiTICConfig, tiny_config  # noqa: E402
 from ditic_lite.images import to_pil  # noqa: E402
 from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
-from ditic_lite.shipping import model_from_run  # noqa: E402
-from ditic_lite.train import train  # noqa: E402
-from ditic_lite.checkpoints import read_safetensors  # noqa: E402
-from ditic_lite.train_config import DEFAULT_DATA, STAGE_DEFAULTS, TrainArgs  # noqa: E402
-from ditic_lite.train_data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
+from ditic_lite.training.runs import RunFolder  # noqa: E402
+from ditic_lite.training.loop import train  # noqa: E402
+from ditic_lite.training.config import DEFAULT_DATA, CodecConfig, TrainArgs  # noqa: E402
+from ditic_lite.training.data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
 
 VARIANTS = {  # name -> (distill_weight factor, contrastive_weight factor)
     "full": (1.0, 1.0),
@@ -118,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default="full,no_distill", help=f"comma list of {sorted(VARIANTS)}")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--rate", type=int, default=1, help="the rate point measured")
-    p.add_argument("--batch-size", type=int, default=STAGE_DEFAULTS["codec"]["batch_size"])
-    p.add_argument("--crop", type=int, default=STAGE_DEFAULTS["codec"]["crop"], help="latent pixels")
+    p.add_argument("--batch-size", type=int, default=CodecConfig.batch_size)
+    p.add_argument("--crop", type=int, default=CodecConfig.crop, help="latent pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=1e9, help="per variant (resumable)")
     p.add_argument("--out", default=str(OUT_CSV))
@@ -145,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if summary["steps"] < args.steps:
             print(f"{variant}: stopped at step {summary['steps']} of {args.steps}; rerun to resume")
             continue
-        model = model_from_run(vruns, vruns / "codec" / "model.safetensors", use_dit=True)
-        model.codec.log_step.data.copy_(read_safetensors(vruns / "codec" / "stage.safetensors")["rate_log_steps"][args.rate])
+        model = RunFolder(vruns).codec("codec", args.rate)
         model.codec.update(force=True)
         codec = Codec(model=model, name="tiny", rate=args.rate, rates=[args.rate], checkpoint_id=b"ablation")
         row = {"variant": variant, "distill_weight": cfg.align.distill_weight,

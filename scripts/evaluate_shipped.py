@@ -29,7 +29,7 @@ from ditic_lite.baselines import pillow_codec
 from ditic_lite.evaluate import evaluate
 from ditic_lite.images import to_pil
 from ditic_lite.metrics import bd_metric, bd_rate, ms_ssim, psnr
-from ditic_lite.train_data import VALIDATION, load_validation_set
+from ditic_lite.training.data import VALIDATION, load_validation_set
 from ditic_lite.viz import side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]

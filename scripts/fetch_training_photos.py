@@ -11,7 +11,7 @@ checked against ``manifest.csv`` first: a changed upstream file is reported and 
 ``--allow-changed``), never silently replaced by another image.
 
 The output folder (default ``runs/data``) holds symlinks to every file of the shared training
-folder under the same relative paths (so :data:`ditic_lite.train_data.VALIDATION` still matches),
+folder under the same relative paths (so :data:`ditic_lite.training.data.VALIDATION` still matches),
 the new photos under ``debian-extra/`` and ``skimage/``, and a merged ``captions.csv``. Downloads
 are cached in ``OUT/.downloads`` and reused; running the script again is cheap.
 
@@ -399,7 +399,7 @@ def write_manifest_csv(manifest: dict, path: Path = EXTRA / "manifest.csv") -> N
 
 def validation_files() -> tuple[str, ...]:
     try:
-        from ditic_lite.train_data import VALIDATION
+        from ditic_lite.training.data import VALIDATION
     except Exception:  # the package needs torch; the list is what matters here
         VALIDATION = ("wikipedia/016.png", "debian/plasma-kite.png", "debian/mate-ladybird.png",
                       "wikipedia/010.png", "wikipedia/042.png", "debian/mate-dune.png")

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ditic_lite.images import load_image, to_pil  # noqa: E402
-from ditic_lite.train_data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
+from ditic_lite.training.data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
 
 WHEELS = ["diffusers==0.42.1", "compressai==1.2.8", "pytorch-msssim==1.0.0", "importlib_metadata"]
 PLATFORMS = ["manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"]

@@ -1,7 +1,7 @@
 """Seconds per training step of every stage, fp32 against bf16 autocast: ``data/results/training_speed.csv``.
 
 Each row continues a copy of the shipped checkpoints for ``--steps`` steps at the stage's default
-batch and crop (``ditic_lite.train_config.STAGE_DEFAULTS``) and records the median step time (the first
+batch and crop (the stage configs of ``ditic_lite.training.config``) and records the median step time (the first
 step left out). ``--layout 2x1`` runs two gloo processes of one thread through torchrun; the
 default, ``1xN``, one process with the threads torch uses (set OMP_NUM_THREADS). Rows are appended,
 so layouts measured at different times share one table; ``note`` says what else ran meanwhile.
@@ -28,29 +28,30 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ditic_lite.shipping import hardware, seed_runs  # noqa: E402
-from ditic_lite.train import make_cache, train  # noqa: E402
-from ditic_lite.train_config import CACHED_STAGES, STAGE_DEFAULTS, TrainArgs  # noqa: E402
+from ditic_lite.training.export import hardware, seed_runs  # noqa: E402
+from ditic_lite.training.loop import make_cache, train  # noqa: E402
+from ditic_lite.training.config import STAGE_CONFIGS, TrainArgs  # noqa: E402
+from ditic_lite.training.runs import RunFolder  # noqa: E402
+from ditic_lite.training.stages import STAGE_STEPS  # noqa: E402
 
 OUT = ROOT / "data" / "results" / "training_speed.csv"
 
 
 def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout: str,
               channels_last: bool = False, compile: bool = False) -> dict:
-    progress = runs / stage / "progress.json"
-    done = json.loads(progress.read_text())["step"] if progress.exists() else 0
+    folder = RunFolder(runs)
+    done = folder.step(stage)
     if layout == "2x1":
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.train",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.training",
                stage, "--data", str(data), "--runs", str(runs), "--steps", str(done + steps), "--cpu",
                "--bf16" if bf16 else "--no-bf16", "--channels-last" if channels_last else "--no-channels-last",
                "--compile" if compile else "--no-compile"]
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
         subprocess.run(cmd, check=True, env=env, capture_output=True)
-        summary = json.loads((runs / stage / "summary.json").read_text())
+        summary = json.loads(folder.summary_file(stage).read_text())
     else:
-        settings = {k: v for k, v in STAGE_DEFAULTS[stage].items() if k not in ("steps", "bf16", "channels_last")}
-        summary = train(TrainArgs(stage=stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
-                                  channels_last=channels_last, compile=compile, validate_minutes=0, **settings))
+        summary = train(TrainArgs.for_stage(stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
+                                            channels_last=channels_last, compile=compile, validate_minutes=0))
     run = summary["runs"][-1]
     return {"stage": stage, "bf16": bf16, "channels_last": channels_last, "compile": compile, "processes": run["processes"], "threads": run["threads"],
             "batch_size": run["batch_size"], "crop": run["crop"],
@@ -60,7 +61,7 @@ def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "train")
-    parser.add_argument("--stages", default=",".join(STAGE_DEFAULTS))
+    parser.add_argument("--stages", default=",".join(STAGE_CONFIGS))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--layout", choices=["1xN", "2x1"], default="1xN")
     parser.add_argument("--precisions", default="fp32,bf16", help="comma list of fp32, bf16")
@@ -74,7 +75,7 @@ def main() -> None:
             bf16 = {"fp32": False, "bf16": True}[precision]
             runs = Path(tmp) / f"runs_{precision}"
             seed_runs(runs)
-            if set(args.stages.split(",")) & set(CACHED_STAGES):
+            if any(STAGE_STEPS[stage].uses_cache for stage in args.stages.split(",")):
                 make_cache(runs, args.data, progress=False)
             for stage in args.stages.split(","):
                 row = run_stage(stage, bf16, runs, args.data, args.steps, args.layout, args.channels_last, args.compile)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tiny-tier recipe on one GPU (H200-class), continuing from the shipped checkpoints: every
-# stage gets its share of GPU_MINUTES (default 5) of training (ditic_lite/recipe.py, GPU_PLAN; the
-# same training code as the CPU recipe), then export with measured model cards. Writes to OUT_DIR:
+# phase of the recipe (ditic_lite/training/recipe.py, gpu_recipe: 4x the batch for 4x fewer steps)
+# gets its share of GPU_MINUTES (default 5) of training (the same training code as on a CPU),
+# then export with measured model cards. Writes to OUT_DIR:
 # summary.json, checkpoints.tar.part-* (the new ditic_lite/checkpoints, split into <= 15 MB parts:
 #   cat OUT_DIR/checkpoints.tar.part-* | tar -xf - -C ditic_lite   to install them) and, unless
 # BENCH=0, bench.json from `ditic-lite bench --device cuda` on the official architecture.
@@ -24,9 +25,9 @@ fi
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 WORK=${WORK:-$(mktemp -d)}  # runs/ and checkpoints/ (too many files to bring back through $OUT)
 mkdir -p "$OUT"
-TOY_ARGS=()
-[ "${TOY:-0}" = 0 ] || TOY_ARGS=(--toy --step-cap 1)
-python3 -m ditic_lite.recipe gpu "$WORK" "$DATA" --minutes "${GPU_MINUTES:-5}" "${TOY_ARGS[@]}"
+python3 -c "import sys; from pathlib import Path; from ditic_lite.training.pipeline import train_gpu; \
+train_gpu(Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), toy=sys.argv[4] != '0')" \
+  "$WORK" "$DATA" "${GPU_MINUTES:-5}" "${TOY:-0}"
 cp "$WORK/summary.json" "$OUT/"
 tar -cf - -C "$WORK" checkpoints | split -b 15m - "$OUT/checkpoints.tar.part-"
 if [ "${BENCH:-1}" != 0 ]; then

@@ -32,6 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ditic_lite.training.runs import RunFolder  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "data" / "results"
 CHECKPOINTS = ROOT / "ditic_lite" / "checkpoints"
@@ -55,10 +57,9 @@ def minutes_at(step: int, runs: list[dict]) -> float:
 
 
 def autoencoder_rows(runs_dir: Path, shipped: bool = True) -> pd.DataFrame:
-    progress_file = runs_dir / "ae" / "progress.json"
-    if not progress_file.exists():
+    progress = RunFolder(runs_dir).progress("ae")
+    if not progress:
         return pd.DataFrame()
-    progress = json.loads(progress_file.read_text())
     runs = progress.get("runs", [])
     rows = []
     for entry in progress.get("history", []):

@@ -1,7 +1,7 @@
-"""The adversarial term of the pixel-space tune (ditic_lite/adversarial.py)."""
+"""The adversarial term of the pixel-space tune (ditic_lite/training/adversarial.py)."""
 import torch
 
-from ditic_lite.adversarial import (
+from ditic_lite.training.adversarial import (
     PatchDiscriminator, adaptive_weight, hinge_discriminator_loss, hinge_generator_loss,
 )
 

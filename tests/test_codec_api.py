@@ -75,7 +75,7 @@ def test_wrong_checkpoint_and_model_are_refused(random_codec, photo):
 
 def test_gradients_reach_only_trainable_parts(tiny_model):
     """With the DiT-IC codec stage's freezing, a latent-space loss reaches codec, prompter and the DiT's LoRA only."""
-    from ditic_lite.train import set_trainable
+    from ditic_lite.training.setup import set_trainable
 
     model = tiny_model
     try:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ditic_lite.train_data import VALIDATION, read_captions
+from ditic_lite.training.data import VALIDATION, read_captions
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA = ROOT / "data" / "train_extra"

@@ -480,7 +480,8 @@ def test_ablation_script_writes_the_csv_notebook_06_reads(tmp_path, sample_paths
 
     from ditic_lite.config import tiny_config
     from ditic_lite.model import DiTIC
-    from ditic_lite.train import VALIDATION, make_cache
+    from ditic_lite.training.data import VALIDATION
+    from ditic_lite.training.loop import make_cache
 
     spec = importlib.util.spec_from_file_location("ablation_alignment", notebook._ROOT / "scripts" / "ablation_alignment.py")
     script = importlib.util.module_from_spec(spec)

@@ -10,7 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ditic_lite.train import STAGE_DEFAULTS, TrainArgs, add_cli, parse_train_args, train
+from ditic_lite.training.cli import add_cli, parse_train_args
+from ditic_lite.training.config import STAGE_CONFIGS, TrainArgs
+from ditic_lite.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,14 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def _args(stage, train_folder, runs, **kw):
     small = dict(steps=2, batch_size=1, crop=64 if stage == "ae" else 8, lr=1e-4, save_every=1)
     small.update(kw)
-    return TrainArgs(stage=stage, data=train_folder, runs=runs, **small)
+    return TrainArgs.for_stage(stage, data=train_folder, runs=runs, **small)
 
 
 @pytest.mark.slow
 def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatch):
-    from ditic_lite import shipping, zoo
-    from ditic_lite.latent_cache import CacheMismatch, read_index
-    from ditic_lite.train import make_cache
+    from ditic_lite import zoo
+    from ditic_lite.training import export as shipping
+    from ditic_lite.training.latent_cache import CacheMismatch, read_index
+    from ditic_lite.training.loop import make_cache
 
     runs = tmp_path / "runs"
     train(_args("ae", train_folder, runs))
@@ -57,7 +60,7 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     saved = torch.load(runs / "codec" / "state" / "optimizer.bin", weights_only=False)
     assert {g["lr"] for g in saved["param_groups"]} == {3e-5}
     # DiT-IC's pixel-space tune: its DiT and decoder LoRA learn; the codec, so every file's bytes, stays
-    from ditic_lite.train_stages import PixelTuneStep
+    from ditic_lite.training.stages import PixelTuneStep
     monkeypatch.setattr(PixelTuneStep, "adversarial_start", 1)  # the discriminator's term from step 2
     codec_state = load_file(str(runs / "codec" / "model.safetensors"))
     summary = train(_args("tune", train_folder, runs, steps=3, crop=256, adversarial_weight=0.1,
@@ -91,7 +94,7 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     data = codec.compress(train_folder / "kite_0.png")
     assert codec.decompress(data).size == (768, 512)
     # the realism decoder: a texture head on the exported DiT-IC's fidelity decoder, the same files
-    from ditic_lite.train_realism import RealismStep, export_realism
+    from ditic_lite.training.realism import RealismStep, export_realism
     monkeypatch.setattr(RealismStep, "adversarial_start", 1)
     summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01))
     assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.01
@@ -103,7 +106,7 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     realism = codec.decompress(data, decoder="realism")
     assert realism.size == (768, 512) and codec.compress(train_folder / "kite_0.png") == data  # same bytes
     # the exported encoder makes the cached latents: a cache of another encoder is refused
-    from ditic_lite.latent_cache import model_encoder_digest
+    from ditic_lite.training.latent_cache import model_encoder_digest
     assert model_encoder_digest(codec.model) == read_index(runs / "cache")["encoder_sha256"]
     # an export seeds a new runs folder (the next session resumes from the repository alone)
     again = tmp_path / "again"
@@ -124,18 +127,23 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
 
 def test_unknown_stage_and_missing_data(tmp_path):
     with pytest.raises(ValueError, match="unknown stage"):
-        train(TrainArgs(stage="nope", data=tmp_path, runs=tmp_path))
+        TrainArgs.for_stage("nope", data=tmp_path, runs=tmp_path)
+    with pytest.raises(ValueError, match="stage ae has no setting adversarial_weight"):
+        TrainArgs.for_stage("ae", adversarial_weight=0.5)
     with pytest.raises(FileNotFoundError, match="captions.csv"):
-        train(TrainArgs(stage="ae", data=tmp_path, runs=tmp_path, steps=1))
+        train(TrainArgs.for_stage("ae", data=tmp_path, runs=tmp_path, steps=1))
 
 
-def test_stage_defaults_are_complete():
-    from ditic_lite.train_stages import STAGE_STEPS
-    assert STAGE_STEPS.keys() == STAGE_DEFAULTS.keys()  # one step per stage
-    for stage, d in STAGE_DEFAULTS.items():
-        assert {"steps", "batch_size", "crop", "lr"} <= set(d), stage
-        if stage in ("codec", "mse"):
-            assert d["crop"] >= 16  # latent crops of >= 512 px: a y grid of >= 8x8 (issue 20)
+def test_every_stage_is_one_object_with_its_config():
+    from ditic_lite.training.stages import STAGE_STEPS
+    assert STAGE_STEPS.keys() == STAGE_CONFIGS.keys()  # one step class per stage config
+    for stage, step in STAGE_STEPS.items():
+        assert step.Config is STAGE_CONFIGS[stage] and step.Config.stage == stage
+        assert set(step.upstream) < set(STAGE_CONFIGS)  # it starts from stages that exist
+        assert step.Config().trained_settings().keys() >= {"batch_size", "crop", "lr"}
+        assert "runs" not in step.Config().trained_settings()  # where a run goes is not what it trains
+    for stage in ("codec", "mse"):
+        assert STAGE_CONFIGS[stage]().crop >= 16  # latent crops of >= 512 px: a y grid of >= 8x8 (issue 20)
 
 
 def test_cli_arguments_go_over_the_stage_defaults():
@@ -143,23 +151,32 @@ def test_cli_arguments_go_over_the_stage_defaults():
     add_cli(parser.add_subparsers())
     ns = parser.parse_args(["train", "codec", "--steps", "7", "--no-bf16", "--channels-last", "--lambdas", "3,1"])
     args = parse_train_args(ns)
-    assert args == TrainArgs.for_stage("codec", data=Path(ns.data), steps=7, channels_last=True, lambdas=(3.0, 1.0))
-    assert (args.lr, args.distill_margin) == tuple(STAGE_DEFAULTS["codec"][k] for k in ("lr", "distill_margin"))
+    assert args == TrainArgs.for_stage("codec", steps=7, bf16=False, channels_last=True, lambdas=(3.0, 1.0))
+    defaults = STAGE_CONFIGS["codec"]()
+    assert (args.lr, args.distill_margin) == (defaults.lr, defaults.distill_margin)
     assert parse_train_args(parser.parse_args(["train", "ae"])).bf16  # ae's default
-    assert args.variance_weight == STAGE_DEFAULTS["codec"]["variance_weight"] > 0
+    assert args.variance_weight == defaults.variance_weight > 0
     ablated = parse_train_args(parser.parse_args(["train", "codec", "--variance-weight", "0", "--distill-margin", "0.5"]))
     assert (ablated.variance_weight, ablated.distill_margin) == (0.0, 0.5)
     assert parse_train_args(parser.parse_args(["train", "ae", "--ms-ssim-weight", "0.2"])).ms_ssim_weight == 0.2
-    assert args.ms_ssim_weight == 0.0  # off unless asked for
+    assert not hasattr(args, "ms_ssim_weight")  # a setting of the stages on pixels only
     tune = parse_train_args(parser.parse_args(["train", "tune"]))
-    assert tune.adversarial_weight == STAGE_DEFAULTS["tune"]["adversarial_weight"] > 0 and tune.crop >= 256
+    assert tune.adversarial_weight == STAGE_CONFIGS["tune"]().adversarial_weight > 0 and tune.crop >= 256
     assert parse_train_args(parser.parse_args(["train", "tune", "--adversarial-weight", "0"])).adversarial_weight == 0
+    with pytest.raises(ValueError, match="stage ae has no setting --adversarial-weight"):
+        parse_train_args(parser.parse_args(["train", "ae", "--adversarial-weight", "0.5"]))
+    # every option comes from a config field, its help text from the field's
+    from dataclasses import fields
+    help_text = " ".join(parser._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert all("--" + f.name.replace("_", "-") in help_text for c in STAGE_CONFIGS.values() for f in fields(c))
+    energy = STAGE_CONFIGS["realism"].__dataclass_fields__["energy_weight"]
+    assert f"{energy.metadata['help']} (realism {energy.default})" in help_text
 
 
 def test_decoded_latents_of_the_decoder_fine_tune_are_those_of_a_file(tiny_model, sample_paths):
     """The fine-tune's y_hat is the eval-mode codec's (the rounding of real files), unscaled."""
     from ditic_lite.images import to_tensor
-    from ditic_lite.train_stages import AutoencoderStep
+    from ditic_lite.training.stages import AutoencoderStep
     x = to_tensor(sample_paths[0])[..., :256, :256]
     log_steps = tiny_model.codec.log_step.detach()[None]  # one rate point: the model's own steps
     step = AutoencoderStep(tiny_model, list(tiny_model.vae.decoder.parameters()), 1e-4,
@@ -174,7 +191,7 @@ def test_decoded_latents_of_the_decoder_fine_tune_are_those_of_a_file(tiny_model
 def test_ms_ssim_term_of_the_autoencoder_stage(tiny_model, sample_paths):
     """``--ms-ssim-weight w`` adds w * (1 - MS-SSIM) of the reconstruction to MSE + L1, with a gradient."""
     from ditic_lite.images import to_tensor
-    from ditic_lite.train_stages import AutoencoderStep
+    from ditic_lite.training.stages import AutoencoderStep
     decoder = list(tiny_model.vae.decoder.parameters())
     trainable = [p.requires_grad for p in decoder]
     for p in decoder:
@@ -199,9 +216,9 @@ def test_ms_ssim_term_of_the_autoencoder_stage(tiny_model, sample_paths):
 
 @pytest.mark.slow
 def test_two_process_cpu_run(train_folder, tmp_path):
-    """Two gloo processes through accelerate (torchrun launcher; see train.py docstring)."""
+    """Two gloo processes through accelerate (torchrun launcher; see the docstring of ditic_lite/training/loop.py)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.train",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "ditic_lite.training",
            "ae", "--data", str(train_folder), "--runs", str(tmp_path / "runs"), "--steps", "2",
            "--batch-size", "1", "--crop", "64", "--cpu"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
@@ -213,8 +230,9 @@ def test_two_process_cpu_run(train_folder, tmp_path):
 @pytest.mark.slow
 def test_training_continues_from_the_shipped_checkpoints(train_folder, tmp_path):
     """seed_runs -> export reproduces the shipped files; the decoder trains on, the encoder stays."""
-    from ditic_lite import shipping, zoo
-    from ditic_lite.train import make_cache
+    from ditic_lite import zoo
+    from ditic_lite.training import export as shipping
+    from ditic_lite.training.loop import make_cache
     runs = tmp_path / "runs"
     seeded = shipping.seed_runs(runs)
     shipped_config = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "config.json").read_text())
@@ -253,7 +271,7 @@ def test_training_continues_from_the_shipped_checkpoints(train_folder, tmp_path)
 
 def test_stop_request_turns_sigterm_into_a_flag():
     import signal
-    from ditic_lite.train import StopRequest
+    from ditic_lite.training.loop import StopRequest
     previous = signal.getsignal(signal.SIGTERM)
     stop = StopRequest()
     signal.raise_signal(signal.SIGTERM)
@@ -264,15 +282,17 @@ def test_stop_request_turns_sigterm_into_a_flag():
 
 @pytest.mark.slow
 def test_gpu_recipe_at_toy_size(train_folder, tmp_path):
-    """scripts/train_gpu.sh's recipe, one step a stage on the CPU: continues every stage, exports."""
-    from ditic_lite import recipe, zoo
-    summary = recipe.train_gpu(tmp_path, train_folder, minutes=100, step_cap=1, toy=True)
+    """scripts/train_gpu.sh's recipe at toy size on the CPU: every phase continues from the shipped
+    checkpoints (a few steps each), then the export."""
+    from ditic_lite import zoo
+    from ditic_lite.training import pipeline, recipe
+    summary = pipeline.train_gpu(tmp_path, train_folder, minutes=100, toy=True)
     stored = json.loads((tmp_path / "summary.json").read_text())
-    assert [s["stage"] for s in stored["stages"]] == [stage for stage, _, _ in recipe.GPU_PLAN if stage != "cache"]
+    assert [s["phase"] for s in stored["phases"]] == [p.name for p in recipe.RECIPE if p.stage != "cache"]
     shipped = json.loads((zoo.CHECKPOINT_DIR / "tiny" / "base.json").read_text())["stages"]
-    ae_steps = [s["steps"] for s in summary["stages"] if s["stage"] == "ae"]
-    assert ae_steps == [shipped["ae"]["steps"] + 1, shipped["ae"]["steps"] + 2]  # then the decoder's fine-tune
-    assert next(s["steps"] for s in summary["stages"] if s["stage"] == "dit") == shipped["dit"]["steps"] + 1
+    ae_steps = [s["steps"] for s in summary["phases"] if s["stage"] == "ae"]
+    assert ae_steps == [shipped["ae"]["steps"] + k * recipe.TOY_STEPS for k in (1, 2, 3)]
+    assert next(s["steps"] for s in summary["phases"] if s["stage"] == "dit") == shipped["dit"]["steps"] + recipe.TOY_STEPS
     assert zoo.available_rates("tiny", tmp_path / "checkpoints") == [0, 1, 2, 3]
     codec = zoo.load("mse", rate=0, checkpoints=tmp_path / "checkpoints")
-    assert codec.card["stages"]["mse"]["steps"] >= 1
+    assert codec.card["recipe"]["sha256"] == recipe.recipe_hash(recipe.toy_recipe(recipe.gpu_recipe()))

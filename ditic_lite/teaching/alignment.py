@@ -49,7 +49,7 @@ def caption_embeddings(captions: Sequence[str], cache: str | Path | None = "samp
         with safe_open(str(path), "pt") as f:
             if (f.metadata() or {}).get("captions_sha256") == digest:
                 return load_file(str(path))["emb"]
-    from ..train import caption_embeddings as embed
+    from ..training.data import caption_embeddings as embed
     emb = embed(list(captions))
     if path is not None and cache != "samples":  # the shipped file is data, never rewritten
         save_file({"emb": emb.contiguous()}, str(path), metadata={"captions_sha256": digest, "model": "all-MiniLM-L6-v2"})

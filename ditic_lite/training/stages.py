@@ -11,16 +11,15 @@
   LoRA (codec frozen: files keep their bytes), with MS-SSIM and adversarial terms.
 
 A batch is ``(images, photo indexes)`` for ``ae`` and ``(latent, latent2, caption indexes)`` for
-the stages on the latent cache (:mod:`ditic_lite.latent_cache`). Every step then makes the same
+the stages on the latent cache (:mod:`ditic_lite.training.latent_cache`). Every step then makes the same
 update (:meth:`StageStep.__call__`): gradient clip, the main optimiser, and the entropy
 bottleneck's quantile loss on its own optimiser (codec stages). A stage's settings come from
-:class:`~ditic_lite.train_config.TrainArgs` and the model config (:meth:`StageStep.settings`).
+:class:`~ditic_lite.training.config.TrainArgs` and the model config (:meth:`StageStep.settings`).
 """
 from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,13 +30,13 @@ from accelerate import Accelerator
 from pytorch_msssim import ms_ssim
 
 from .adversarial import PatchDiscriminator, adaptive_weight, hinge_discriminator_loss, hinge_generator_loss
-from .align import CaptionAlignment, self_distillation_loss
-from .checkpoints import read_safetensors
-from .config import DiTICConfig
-from .flow import variance_calibration_loss
-from .model import DiTIC
-from .train_config import TrainArgs, run_weights
-from .train_step import StageStep, code_as_file, trained_rate_steps
+from ..align import CaptionAlignment, self_distillation_loss
+from ..config import DiTICConfig
+from ..flow import variance_calibration_loss
+from ..model import DiTIC
+from .config import AutoencoderConfig, CodecConfig, FlowConfig, MSEConfig, TrainArgs, TuneConfig
+from .runs import RunFolder
+from .step import StageStep, code_as_file
 
 
 def rate_bpp(likelihoods: dict[str, torch.Tensor], num_pixels: int) -> torch.Tensor:
@@ -95,6 +94,7 @@ class AutoencoderStep(StageStep):
       their training does. Needs the frozen encoder, one process and crops of >= 256 px.
     """
 
+    Config = AutoencoderConfig
     trained_part = "vae"
     trains_codec = False
     uses_cache = False
@@ -112,11 +112,15 @@ class AutoencoderStep(StageStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        codecs = trained_codecs(args.runs) if args.decoded_share else []
+        codecs = RunFolder(args.runs).trained_codecs() if args.decoded_share else []
         if codecs and not args.freeze_encoder:
             raise ValueError("--decoded-share trains the decoder alone: it needs the frozen encoder (train cache)")
         return dict(ms_ssim_weight=args.ms_ssim_weight, decoded_share=args.decoded_share, codecs=codecs,
                     quant_jitter=args.quant_jitter)
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        (model.vae.decoder if args.freeze_encoder else model.vae).requires_grad_(True)
 
     def prepare(self, accelerator: Accelerator, loader: Any, channels_last: bool = False,
                 compile: bool = False) -> Any:
@@ -146,20 +150,6 @@ class AutoencoderStep(StageStep):
         return pixel_reconstruction_loss(rec, x, self.l1_weight, self.ms_ssim_weight, self.ms_ssim_window)
 
 
-def trained_codecs(runs: Path) -> list[tuple[DiTIC, torch.Tensor]]:
-    """The codec stages of ``runs`` (DiT-IC, the MSE baseline; those trained) as frozen eval-mode
-    models with their rate points' log-steps, for the decoder's fine-tune on decoded latents."""
-    from .shipping import CODEC_RUNS, model_from_run
-
-    codecs = []
-    for _, stage, use_dit in CODEC_RUNS:
-        if run_weights(runs, stage).exists():
-            model = model_from_run(runs, run_weights(runs, stage), use_dit=use_dit).requires_grad_(False)
-            steps = read_safetensors(runs / stage / "stage.safetensors")["rate_log_steps"]
-            codecs.append((model, steps))
-    return codecs
-
-
 class FlowStep(StageStep):
     """Stage ``dit``: caption-conditioned rectified flow on the frozen encoder's cached latents.
 
@@ -168,6 +158,8 @@ class FlowStep(StageStep):
     probability ``caption_dropout`` for classifier-free guidance.
     """
 
+    Config = FlowConfig
+    upstream = ("ae",)
     trained_part = "DiT"
     trains_codec = False
     timestep_shift = 3.0
@@ -176,6 +168,10 @@ class FlowStep(StageStep):
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, captions: torch.Tensor) -> None:
         super().__init__(model, params, lr)
         self.captions = captions
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        model.DiT.requires_grad_(True)
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
@@ -206,6 +202,11 @@ class LatentCodecStep(StageStep):
     ``E(x)`` the frozen encoder's latent.
     """
 
+    Config = MSEConfig
+    upstream = ("ae",)
+    uses_dit = False
+    lora = True  # the layout DiT-IC's files have (the baseline's LoRA stays zero)
+
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, lambdas: tuple[float, ...],
                  quant_jitter: float) -> None:
         self.lambdas, self.quant_jitter = tuple(lambdas), quant_jitter
@@ -220,6 +221,16 @@ class LatentCodecStep(StageStep):
             raise ValueError("the latent-space codec stages train per-channel steps: the config needs "
                              "codec.channel_steps (the tiny preset has it)")
         return dict(lambdas=args.lambdas, quant_jitter=args.quant_jitter)
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        # the codec; the auxiliary encoder is frozen with the autoencoder's encoder (its features are
+        # in the latent cache), the rate points' steps are the stage's (RateSteps), and the entropy
+        # bottleneck's quantiles have their own optimiser
+        model.codec.requires_grad_(True)
+        if model.config.codec.channel_steps:
+            model.codec.log_step.requires_grad_(False)
+        model.codec.entropy_bottleneck.quantiles.requires_grad_(False)
 
     def ema_parameters(self) -> list[nn.Parameter]:
         return list(self.rate_steps.parameters())
@@ -263,6 +274,19 @@ class AlignedLatentStep(LatentCodecStep):
     of ``log_scale`` against the error of the DiT's starting latent.
     """
 
+    Config = CodecConfig
+    upstream = ("ae", "dit")
+    uses_dit = True
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        # and the prompter and the DiT's LoRA (the decoder's LoRA needs pixels: not in latent space)
+        super().trainable(model, args)
+        model.prompter.requires_grad_(True)
+        for name, p in model.DiT.named_parameters():
+            if "lora_" in name:
+                p.requires_grad_(True)
+
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, captions: torch.Tensor,
                  distill_margin: float, distill_weight: float, contrastive_weight: float,
                  variance_weight: float = 0.0, **codec: Any) -> None:
@@ -274,8 +298,7 @@ class AlignedLatentStep(LatentCodecStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        margin = config.align.distill_margin if args.distill_margin is None else args.distill_margin
-        return dict(super().settings(args, config, captions), captions=captions, distill_margin=margin,
+        return dict(super().settings(args, config, captions), captions=captions, distill_margin=args.distill_margin,
                     distill_weight=config.align.distill_weight, contrastive_weight=config.align.contrastive_weight,
                     variance_weight=args.variance_weight)
 
@@ -311,12 +334,15 @@ class PixelTuneStep(StageStep):
     ``L = MSE + 0.1 L1 + ms_ssim_weight (1 - MS-SSIM) + L_distill + w_adv * d * L_gen``
 
     with ``L_distill`` the codec stage's self-distillation, ``L_gen`` the hinge generator loss of
-    a patch discriminator (:mod:`ditic_lite.adversarial`; SPEC section 11's second stage) and
+    a patch discriminator (:mod:`ditic_lite.training.adversarial`; SPEC section 11's second stage) and
     ``d`` its adaptive weight; the generator term waits ``adversarial_start`` steps of each run
     while the discriminator learns. ``adversarial_weight = 0`` tunes without a discriminator.
     One process (the step runs the whole model outside a DDP wrapper).
     """
 
+    Config = TuneConfig
+    upstream = ("ae", "dit", "codec")
+    lora = True
     trains_codec = False
     uses_cache = False
     l1_weight = AutoencoderStep.l1_weight
@@ -343,10 +369,16 @@ class PixelTuneStep(StageStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        margin = config.align.distill_margin if args.distill_margin is None else args.distill_margin
-        return dict(rate_log_steps=trained_rate_steps(args.runs, "tune"), quant_jitter=args.quant_jitter,
+        return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     ms_ssim_weight=args.ms_ssim_weight, adversarial_weight=args.adversarial_weight,
-                    distill_margin=margin, distill_weight=config.align.distill_weight)
+                    distill_margin=args.distill_margin, distill_weight=config.align.distill_weight)
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        # the decoder side of DiT-IC; the codec stays frozen, so files keep their bytes
+        for name, p in model.named_parameters():
+            if is_tuned(name):
+                p.requires_grad_(True)
 
     def prepare(self, accelerator: Accelerator, loader: Any, channels_last: bool = False,
                 compile: bool = False) -> Any:
@@ -394,13 +426,16 @@ class PixelTuneStep(StageStep):
         return logs
 
 
-STAGE_STEPS: dict[str, type[StageStep]] = {
-    "ae": AutoencoderStep, "dit": FlowStep, "codec": AlignedLatentStep, "mse": LatentCodecStep,
-    "tune": PixelTuneStep,
-}
-from .train_realism import RealismStep  # noqa: E402  (built on StageStep above)
+def is_tuned(name: str) -> bool:
+    """Whether the tune trains this parameter: a LoRA matrix of the DiT or of the decoder (the
+    autoencoder's LoRA targets only the decoder)."""
+    return "lora_" in name and name.startswith(("DiT.", "vae."))
 
-STAGE_STEPS["realism"] = RealismStep
+
+from .realism import RealismStep  # noqa: E402  (built on StageStep, like the stages above)
+
+STAGE_STEPS: dict[str, type[StageStep]] = {step.Config.stage: step for step in (
+    AutoencoderStep, FlowStep, AlignedLatentStep, LatentCodecStep, PixelTuneStep, RealismStep)}
 
 
 def make_step(args: TrainArgs, model: DiTIC, params: list[nn.Parameter], captions: torch.Tensor | None) -> StageStep:

@@ -1,30 +1,39 @@
-"""The update every training stage shares (:class:`StageStep`); each stage's loss is in
-:mod:`ditic_lite.train_stages` (and :mod:`ditic_lite.train_realism` for the realism decoder)."""
+"""A training stage as one object (:class:`StageStep`): what it starts from, what it trains, its
+config, what it records, and the update every stage shares. Each stage's loss is in :mod:`.stages`
+(and :mod:`.realism` for the realism decoder)."""
 from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 from accelerate import Accelerator
 
-from .checkpoints import read_safetensors
-from .config import DiTICConfig
-from .model import DiTIC
-from .train_config import TrainArgs
+from ..config import DiTICConfig
+from ..model import DiTIC
+from .config import TrainArgs
+from .runs import RunFolder
 
 
 class StageStep:
-    """One optimisation step of a stage: :meth:`loss` (per stage), then the update they share.
+    """A stage: its declarations (class attributes), then one optimisation step per call:
+    :meth:`loss` (per stage), then the update they share.
 
-    Made before the data loader from the model and the parameters the stage trains; then
-    :meth:`prepare` hands the trained part (:attr:`trained_part`) and the optimiser to accelerate.
-    ``extra`` holds the stage's own modules (caption alignment, discriminator), which DDP does not wrap.
+    Declared by each stage: its config (``Config``, with the real defaults), the stages whose
+    weights its model starts from (``upstream``, in load order; :func:`.setup.build_model`), what it
+    trains (:meth:`trainable`), whether its batches come from the latent cache and what it records
+    in each run's record (:meth:`record`). An instance is made before the data loader from the model
+    and the parameters the stage trains; then :meth:`prepare` hands the trained part
+    (:attr:`trained_part`) and the optimiser to accelerate. ``extra`` holds the stage's own modules
+    (caption alignment, discriminator), which DDP does not wrap.
     """
 
+    Config: ClassVar[type[TrainArgs]] = TrainArgs
+    upstream: ClassVar[tuple[str, ...]] = ()  # stages whose weights the model starts from, in load order
+    uses_dit: ClassVar[bool] = True  # the model has the DiT (the MSE baseline has none)
+    lora: ClassVar[bool] = False  # the model carries the LoRA layers (added after the base weights)
     trained_part: str | None = None  # model attribute accelerate wraps ("vae", "DiT"); None: the whole model
     trains_codec = True  # the entropy bottleneck's quantiles learn too, on their own optimiser
     quantile_lr = 1e-3
@@ -42,6 +51,21 @@ class StageStep:
             quantiles.requires_grad_(True)
         self.trained: nn.Module = model
         self.accelerator: Accelerator | None = None
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        """Unfreeze what the stage trains (the whole model is frozen before)."""
+        raise NotImplementedError
+
+    @classmethod
+    def prepare_model(cls, model: DiTIC) -> None:
+        """Anything the model needs once the upstream weights are in (realism merges the LoRA)."""
+
+    @classmethod
+    def record(cls, args: TrainArgs) -> dict[str, Any]:
+        """What each run's record holds besides the run's settings (the pixel-space stages: the
+        step of the codec they trained on, which export checks)."""
+        return {"codec_step": RunFolder(args.runs).codec_step()} if "codec" in cls.upstream else {}
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
@@ -109,15 +133,6 @@ class StageStep:
             self.quantile_optimizer.step()
         logs["loss"] = float(loss.detach())
         return logs
-
-
-def trained_rate_steps(runs: Path, stage: str) -> torch.Tensor:
-    """The rate points' learned steps of the DiT-IC codec a pixel-space stage starts from."""
-    steps_file = runs / "codec" / "stage.safetensors"
-    if not steps_file.exists():
-        raise FileNotFoundError(f"{steps_file} not found: stage {stage} starts from a trained DiT-IC codec "
-                                "(ditic-lite train codec, or --from-shipped)")
-    return read_safetensors(steps_file)["rate_log_steps"]
 
 
 @torch.no_grad()

@@ -37,14 +37,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
-from .checkpoints import read_safetensors, save_weights
-from .config import DiTICConfig
-from .model import DiTIC
-from .evaluate import compare_decoders, tradeoff_summary
-from .spectrum import block_energy
-from .realism import NOISE_SEED, REALISM_FILE, TextureHead
-from .train_config import TrainArgs, run_config
-from .train_step import StageStep, code_as_file, trained_rate_steps
+from ..checkpoints import read_safetensors, save_weights
+from ..config import DiTICConfig
+from ..model import DiTIC
+from ..evaluate import compare_decoders, tradeoff_summary
+from ..spectrum import block_energy
+from ..realism import NOISE_SEED, REALISM_FILE, TextureHead
+from .config import RealismConfig, TrainArgs
+from .runs import RunFolder, hardware
+from .step import StageStep, code_as_file
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
 
@@ -62,6 +63,9 @@ def discriminator_features(disc: PatchDiscriminator, image: torch.Tensor) -> tup
 class RealismStep(StageStep):
     """One step of stage ``realism``: the texture head on fidelity-decoded crops (module docstring)."""
 
+    Config = RealismConfig
+    upstream = ("ae", "dit", "codec", "tune")  # the fidelity decoder: DiT-IC with its tune's LoRA
+    lora = True
     trains_codec = False
     uses_cache = False
     adversarial_start = 100  # the discriminators learn alone first
@@ -87,9 +91,17 @@ class RealismStep(StageStep):
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
-        return dict(rate_log_steps=trained_rate_steps(args.runs, "realism"), quant_jitter=args.quant_jitter,
+        return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight, energy_weight=args.energy_weight)
+
+    @classmethod
+    def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
+        pass  # nothing of the model: the stage's texture head learns
+
+    @classmethod
+    def prepare_model(cls, model: DiTIC) -> None:
+        model.merge_lora()  # the fidelity decoder, all of it frozen
 
     @classmethod
     def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
@@ -178,10 +190,11 @@ class RealismStep(StageStep):
 
 def trained_head(runs: Path) -> TextureHead:
     """The texture head of a runs folder's ``realism`` stage (the EMA weights it exported)."""
-    path = runs / "realism" / "stage.safetensors"
+    folder = RunFolder(runs)
+    path = folder.own_tensors("realism")
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
-    head = RealismStep.extra_modules(run_config(runs))["head"]
+    head = RealismStep.extra_modules(folder.config())["head"]
     head.load_state_dict(read_safetensors(path))
     return head.eval().requires_grad_(False)
 
@@ -193,17 +206,16 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
     Refuses a head trained on another DiT-IC codec than ``runs`` holds now. Where the held-out
     photos are in ``data``, the card records both decoders on them at ``rates`` (the same bytes).
     """
-    from . import zoo
-    from .shipping import hardware
-    from .train_data import VALIDATION, validation_images
-    from .train_setup import codec_stage_step
+    from .. import zoo
+    from .data import VALIDATION, validation_images
 
     out = out or zoo.CHECKPOINT_DIR
-    summary = json.loads((runs / "realism" / "summary.json").read_text())
+    folder = RunFolder(runs)
+    summary = json.loads(folder.summary_file("realism").read_text())
     trained_on = summary["runs"][-1].get("codec_step")
-    if trained_on != codec_stage_step(runs):
+    if trained_on != folder.codec_step():
         raise ValueError(f"the realism head was trained on the codec at step {trained_on}, runs/codec is at "
-                         f"step {codec_stage_step(runs)}: ditic-lite train realism first")
+                         f"step {folder.codec_step()}: ditic-lite train realism first")
     head = trained_head(runs)
     card = {"model": "tiny", "part": "realism decoder: texture head (the same files, realism.py)",
             "head": head.arch, "noise_seed": NOISE_SEED, "hardware": hardware(), "stages": {"realism": summary}}
@@ -225,8 +237,8 @@ def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequenc
     weights (``weight -> runs folder``), each decoding the SAME files of the held-out photos in
     ``data`` at ``rates`` beside the fidelity decoder. One row per photo, rate point and decoder,
     with ``adversarial_weight`` (NaN for the fidelity decoder) and the head's training ``steps``."""
-    from . import zoo
-    from .train_data import VALIDATION, validation_images
+    from .. import zoo
+    from .data import VALIDATION, validation_images
 
     images = validation_images(data)
     if not images:
@@ -236,7 +248,7 @@ def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequenc
     codec = zoo.load("tiny", rate=rates[0])
     table = compare_decoders(codec, photos, rates, heads={k: trained_head(runs) for k, (_, runs) in labels.items()})
     weight = {k: w for k, (w, _) in labels.items()}
-    steps = {k: json.loads((runs / "realism" / "progress.json").read_text())["step"] for k, (_, runs) in labels.items()}
+    steps = {k: RunFolder(runs).step("realism") for k, (_, runs) in labels.items()}
     table["adversarial_weight"] = table["decoder"].map(weight)
     table["steps"] = table["decoder"].map(steps)
     return table

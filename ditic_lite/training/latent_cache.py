@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import read_safetensors, write_safetensors
-from .images import load_image
-from .train_data import VALIDATION, read_captions
+from ..checkpoints import read_safetensors, write_safetensors
+from ..images import load_image
+from .data import VALIDATION, read_captions
 
 ENCODER_PREFIXES = ("vae.encoder.", "aux_codec.")
 CACHE_SIDES = (1024, 768)  # longer side of each view (the photos are stored at <= 1600 px)

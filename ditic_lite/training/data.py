@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoints import read_safetensors, write_safetensors
-from .images import load_image
+from ..checkpoints import read_safetensors, write_safetensors
+from ..images import load_image
 
 # Held out from training, listed in every model card; the first three are data/samples/.
 VALIDATION = (
