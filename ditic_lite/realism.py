@@ -12,7 +12,7 @@ fidelity decoder followed by a small :class:`TextureHead`. From the fidelity ima
 latent ``y_hat`` (which says what is where) and Gaussian noise (the texture's randomness, drawn
 with a fixed seed so that decoding stays deterministic), the head predicts a residual that is
 added to the image. It is trained with a patch discriminator at a *fixed* adversarial weight
-(``ditic-lite train realism``, :mod:`ditic_lite.training.realism`) while a low-pass pixel loss keeps
+(``ditic-lite train realism``, :mod:`ditic_lite.training.stages.realism`) while a low-pass pixel loss keeps
 the coarse picture of the fidelity decoder; files, entropy model and the fidelity decoder are
 unchanged. ``codec.decompress(data, decoder="realism")`` decodes with it; ``evaluate.compare_decoders``
 measures both decoders on the same files.

@@ -119,7 +119,7 @@ def laplacian_energy(image: ImageLike) -> np.ndarray:
 def block_energy(images: "torch.Tensor", block: int = DETAIL_BLOCK) -> "torch.Tensor":
     """:func:`laplacian_energy` averaged over ``block`` x ``block`` blocks, for a batch of images
     in [0, 1] (N, 3, H, W) as a differentiable torch tensor (N, 1, H', W'): what the realism
-    decoder's training matches (``training/realism.py``)."""
+    decoder's training matches (``training/stages/realism.py``)."""
     import torch
     import torch.nn.functional as F
 

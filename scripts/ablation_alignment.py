@@ -47,7 +47,8 @@ from ditic_lite.images import to_pil  # noqa: E402
 from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
 from ditic_lite.training.runs import RunFolder  # noqa: E402
 from ditic_lite.training.loop import train  # noqa: E402
-from ditic_lite.training.config import DEFAULT_DATA, CodecConfig, TrainArgs  # noqa: E402
+from ditic_lite.training.config import DEFAULT_DATA  # noqa: E402
+from ditic_lite.training.stages import CodecConfig, stage_config  # noqa: E402
 from ditic_lite.training.data import VALIDATION, caption_embeddings, load_validation_set, read_captions  # noqa: E402
 
 VARIANTS = {  # name -> (distill_weight factor, contrastive_weight factor)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         vruns = out_runs / variant
         cfg = prepare_runs(runs, vruns, variant)
-        summary = train(TrainArgs.for_stage("codec", data=data, runs=vruns, steps=args.steps,
+        summary = train(stage_config("codec", data=data, runs=vruns, steps=args.steps,
                                             batch_size=args.batch_size, crop=args.crop, seed=args.seed,
                                             max_minutes=args.max_minutes))
         minutes = summary["minutes_total"]  # over every resumed run of this variant

@@ -30,9 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from ditic_lite.training.export import hardware, seed_runs  # noqa: E402
 from ditic_lite.training.loop import make_cache, train  # noqa: E402
-from ditic_lite.training.config import STAGE_CONFIGS, TrainArgs  # noqa: E402
 from ditic_lite.training.runs import RunFolder  # noqa: E402
-from ditic_lite.training.stages import STAGE_STEPS  # noqa: E402
+from ditic_lite.training.stages import STAGE_CONFIGS, STAGE_STEPS, stage_config  # noqa: E402
 
 OUT = ROOT / "data" / "results" / "training_speed.csv"
 
@@ -50,7 +49,7 @@ def run_stage(stage: str, bf16: bool, runs: Path, data: Path, steps: int, layout
         subprocess.run(cmd, check=True, env=env, capture_output=True)
         summary = json.loads(folder.summary_file(stage).read_text())
     else:
-        summary = train(TrainArgs.for_stage(stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
+        summary = train(stage_config(stage, data=data, runs=runs, steps=done + steps, bf16=bf16,
                                             channels_last=channels_last, compile=compile, validate_minutes=0))
     run = summary["runs"][-1]
     return {"stage": stage, "bf16": bf16, "channels_last": channels_last, "compile": compile, "processes": run["processes"], "threads": run["threads"],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ditic_lite.training.realism import tradeoff_table  # noqa: E402
+from ditic_lite.training.stages.realism import tradeoff_table  # noqa: E402
 from ditic_lite.evaluate import tradeoff_summary  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ditic_lite import zoo
 from ditic_lite.training import recipe
-from ditic_lite.training.config import STAGE_CONFIGS
+from ditic_lite.training.stages import STAGE_CONFIGS
 
 SHIPPED_STAGES = {"ae": "tiny/base", "dit": "tiny/base", "codec": "tiny/shared", "tune": "tiny/shared",
                   "mse": "mse/shared"}

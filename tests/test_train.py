@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ditic_lite.training.cli import add_cli, parse_train_args
-from ditic_lite.training.config import STAGE_CONFIGS, TrainArgs
+from ditic_lite.training.stages import STAGE_CONFIGS, stage_config
 from ditic_lite.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _args(stage, train_folder, runs, **kw):
     small = dict(steps=2, batch_size=1, crop=64 if stage == "ae" else 8, lr=1e-4, save_every=1)
     small.update(kw)
-    return TrainArgs.for_stage(stage, data=train_folder, runs=runs, **small)
+    return stage_config(stage, data=train_folder, runs=runs, **small)
 
 
 @pytest.mark.slow
@@ -94,7 +94,7 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     data = codec.compress(train_folder / "kite_0.png")
     assert codec.decompress(data).size == (768, 512)
     # the realism decoder: a texture head on the exported DiT-IC's fidelity decoder, the same files
-    from ditic_lite.training.realism import RealismStep, export_realism
+    from ditic_lite.training.stages.realism import RealismStep, export_realism
     monkeypatch.setattr(RealismStep, "adversarial_start", 1)
     summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01))
     assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.01
@@ -127,11 +127,11 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
 
 def test_unknown_stage_and_missing_data(tmp_path):
     with pytest.raises(ValueError, match="unknown stage"):
-        TrainArgs.for_stage("nope", data=tmp_path, runs=tmp_path)
+        stage_config("nope", data=tmp_path, runs=tmp_path)
     with pytest.raises(ValueError, match="stage ae has no setting adversarial_weight"):
-        TrainArgs.for_stage("ae", adversarial_weight=0.5)
+        stage_config("ae", adversarial_weight=0.5)
     with pytest.raises(FileNotFoundError, match="captions.csv"):
-        train(TrainArgs.for_stage("ae", data=tmp_path, runs=tmp_path, steps=1))
+        train(stage_config("ae", data=tmp_path, runs=tmp_path, steps=1))
 
 
 def test_every_stage_is_one_object_with_its_config():
@@ -151,7 +151,7 @@ def test_cli_arguments_go_over_the_stage_defaults():
     add_cli(parser.add_subparsers())
     ns = parser.parse_args(["train", "codec", "--steps", "7", "--no-bf16", "--channels-last", "--lambdas", "3,1"])
     args = parse_train_args(ns)
-    assert args == TrainArgs.for_stage("codec", steps=7, bf16=False, channels_last=True, lambdas=(3.0, 1.0))
+    assert args == stage_config("codec", steps=7, bf16=False, channels_last=True, lambdas=(3.0, 1.0))
     defaults = STAGE_CONFIGS["codec"]()
     assert (args.lr, args.distill_margin) == (defaults.lr, defaults.distill_margin)
     assert parse_train_args(parser.parse_args(["train", "ae"])).bf16  # ae's default

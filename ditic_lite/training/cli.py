@@ -17,7 +17,8 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from .config import STAGE_CONFIGS, TrainArgs
+from .config import TrainArgs
+from .stages import STAGE_CONFIGS, stage_config
 
 
 def _parse_floats(text: str) -> tuple[float, ...]:
@@ -78,7 +79,7 @@ def parse_train_args(ns: argparse.Namespace) -> TrainArgs:
                if getattr(ns, name, None) is not None and ns.stage not in option["defaults"]]
     if refused:
         raise ValueError(f"stage {ns.stage} has no setting " + ", ".join("--" + n.replace("_", "-") for n in refused))
-    return TrainArgs.for_stage(ns.stage, **given)
+    return stage_config(ns.stage, **given)
 
 
 def _cmd_train(ns: argparse.Namespace) -> int:

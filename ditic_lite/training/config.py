@@ -1,14 +1,16 @@
-"""Training settings of the tiny tier: one dataclass per stage, whose defaults are the real ones.
+"""Training settings of the tiny tier: the settings every stage has, and the constants the stages'
+defaults come from, each with what measured it.
 
 Where each setting lives (one place each):
 
-* every setting a stage run takes: a field of that stage's config below (:class:`TrainArgs` holds
-  those every stage has); ``ditic-lite train`` builds its options from these fields and their help
-  texts (:mod:`.cli`), so a new setting is one field here (and its use in the stage's step);
-* the constants the defaults come from, with what measured them: just below;
+* every setting a stage run takes: a field of that stage's config, a dataclass beside its step
+  in :mod:`.stages` (:class:`TrainArgs` below holds the fields every stage has); ``ditic-lite
+  train`` builds its options from these fields and their help texts (:mod:`.cli`), so a new
+  setting is one field and its use, both in the stage's module;
+* the constants the defaults come from: just below;
 * what the shipped checkpoints were trained with, phase by phase: :mod:`.recipe`;
 * constants of one stage's loss or optimisers (L1 weight, caption dropout, timestep shift,
-  gradient clip, quantile optimiser): that stage's class in :mod:`.stages`;
+  gradient clip, quantile optimiser): that stage's class;
 * the latent cache (scales, crop alignment, encoder digest): :mod:`.latent_cache`;
 * weights of the alignment losses and the release's margin: the model config
   (:class:`ditic_lite.config.AlignConfig`, stored in ``config.json``).
@@ -47,14 +49,14 @@ DISTILL_MARGIN = 0.04
 # MSE's; 0 trains as the release does.
 VARIANCE_WEIGHT = 0.05
 
-# weight of the adversarial term of the pixel-space tune (training.stages.PixelTuneStep) on top of its
+# weight of the adversarial term of the pixel-space tune (training/stages/tune.py) on top of its
 # adaptive weight |grad L_rec| / |grad L_gen|: the release's 0.5 (SPEC section 11). Measured
 # (2026-12-04, 6 validation photos, two 100-minute one-thread tunes of the same codec): with the
 # term (2,653 steps, 0.1 for the first 584) fine-detail retention rose 12 % over the untuned
 # model, without it (3,832 steps) 6 %; PSNR +0.055 / +0.063 dB, MS-SSIM +0.0016 / +0.0021
 ADVERSARIAL_WEIGHT = 0.5
 # fixed (not adaptive) weight of the adversarial and feature-matching terms of the realism
-# decoder's texture head (stage ``realism``, training.realism.py); the trade-off's sweep is in
+# decoder's texture head (stage ``realism``, training/stages/realism.py); the trade-off's sweep is in
 # data/results/realism_tradeoff.csv
 REALISM_ADVERSARIAL_WEIGHT = 0.01
 
@@ -78,7 +80,7 @@ def setting(default: Any, help: str, *, run: bool = False) -> Any:
 class TrainArgs:
     """The settings every stage has; each stage's config (below) adds its own and sets the real
     defaults (a field redefined there keeps the help text of this one). Make one with
-    :meth:`for_stage` (or the stage's class)."""
+    :func:`ditic_lite.training.stages.stage_config` (or the stage's config class)."""
 
     stage: ClassVar[str] = ""
     data: Path = setting(DEFAULT_DATA, "folder with captions.csv and the photos", run=True)
@@ -100,16 +102,6 @@ class TrainArgs:
     validate_minutes: float = setting(5.0, "ae: measure the held-out photos this often (minutes; 0: never)", run=True)
     cpu: bool = setting(False, "train on the CPU even if a GPU is present", run=True)
 
-    @classmethod
-    def for_stage(cls, stage: str, **settings: Any) -> "TrainArgs":
-        """The config of ``stage`` with its real defaults, replaced by ``settings`` where given."""
-        if stage not in STAGE_CONFIGS:
-            raise ValueError(f"unknown stage {stage!r}; choose from {sorted(STAGE_CONFIGS)}")
-        config = STAGE_CONFIGS[stage]
-        unknown = set(settings) - {f.name for f in fields(config)}
-        if unknown:
-            raise ValueError(f"stage {stage} has no setting {', '.join(sorted(unknown))}")
-        return config(**settings)
 
     @property
     def run_dir(self) -> Path:
@@ -132,89 +124,7 @@ class TrainArgs:
 
 
 @dataclass
-class AutoencoderConfig(TrainArgs):
-    """Stage ``ae``: the autoencoder (its decoder alone once the latent cache froze the encoder)."""
+class CodedCropsConfig(TrainArgs):
+    """The settings of the stages that code crops at a random rate point (as files are, or in latent space)."""
 
-    stage: ClassVar[str] = "ae"
-    steps: int = 2500
-    batch_size: int = 8
-    crop: int = 128
-    lr: float = 2e-4
-    bf16: bool = True
-    channels_last: bool = True
-    ms_ssim_weight: float = setting(0.0, "weight of an (1 - MS-SSIM) term besides MSE + 0.1 L1 (0: off)")
-    decoded_share: float = setting(0.0, "share of batches the decoder learns from the trained codecs' decoded "
-                                        "latents (fine-tune on what files decode to; 0: exact latents only)")
-    quant_jitter: float = setting(QUANT_JITTER, "+- octaves of random quantisation step around a rate point's")
-    freeze_encoder: bool = setting(False, "train only the decoder (always so once the latent cache froze the encoder)")
-
-
-@dataclass
-class FlowConfig(TrainArgs):
-    """Stage ``dit``: the base DiT, caption-conditioned rectified flow on the cached latents."""
-
-    stage: ClassVar[str] = "dit"
-    steps: int = 1500
-    batch_size: int = 16
-    crop: int = 16
-    lr: float = 5e-4
-    bf16: bool = True
-
-
-@dataclass
-class MSEConfig(TrainArgs):
-    """Stage ``mse``: the MSE baseline, every rate point of one codec, in latent space."""
-
-    stage: ClassVar[str] = "mse"
-    steps: int = 4000
-    batch_size: int = 8
-    crop: int = 16
-    lr: float = 3e-4
-    lambdas: tuple[float, ...] = setting(RATE_LAMBDAS, "rate weights of the rate points, lowest rate first")
-    quant_jitter: float = setting(QUANT_JITTER, "+- octaves of random quantisation step around a rate point's")
-
-
-@dataclass
-class CodecConfig(MSEConfig):
-    """Stage ``codec``: DiT-IC, the same codec through the one-step DiT with the alignment losses."""
-
-    stage: ClassVar[str] = "codec"
-    distill_margin: float = setting(DISTILL_MARGIN, "margin m of L_distill = ReLU(1 - m - cos)")
-    variance_weight: float = setting(VARIANCE_WEIGHT, "weight of the variance calibration of log_scale (0: off)")
-
-
-@dataclass
-class TuneConfig(TrainArgs):
-    """Stage ``tune``: DiT-IC's pixel-space tune of its DiT and decoder LoRA (codec frozen)."""
-
-    stage: ClassVar[str] = "tune"
-    steps: int = 2000
-    batch_size: int = 2
-    crop: int = 512
-    lr: float = 1e-4
-    quant_jitter: float = setting(QUANT_JITTER, "+- octaves of random quantisation step around a rate point's")
-    ms_ssim_weight: float = setting(0.05, "weight of an (1 - MS-SSIM) term besides MSE + 0.1 L1 (0: off)")
-    adversarial_weight: float = setting(ADVERSARIAL_WEIGHT, "weight of the patch discriminator's term, "
-                                                            "on top of its adaptive weight (0: off)")
-    distill_margin: float = setting(DISTILL_MARGIN, "margin m of L_distill = ReLU(1 - m - cos)")
-
-
-@dataclass
-class RealismConfig(TrainArgs):
-    """Stage ``realism``: the realism decoder's texture head on the finished DiT-IC (all of it frozen)."""
-
-    stage: ClassVar[str] = "realism"
-    steps: int = 4000
-    batch_size: int = 4
-    crop: int = 256
-    lr: float = 2e-4
-    quant_jitter: float = setting(QUANT_JITTER, "+- octaves of random quantisation step around a rate point's")
-    adversarial_weight: float = setting(REALISM_ADVERSARIAL_WEIGHT, "FIXED weight of the patch discriminators' "
-                                                                    "terms (0: off)")
-    feature_weight: float = setting(1.0, "weight of feature matching relative to the generator term")
-    mse_weight: float = setting(0.25, "weight of the full-resolution MSE besides the 4x4 low-pass MSE")
-    energy_weight: float = setting(0.0, "weight of matching the original's fine-detail energy block by block (0: off)")
-
-
-STAGE_CONFIGS: dict[str, type[TrainArgs]] = {
-    c.stage: c for c in (AutoencoderConfig, FlowConfig, CodecConfig, MSEConfig, TuneConfig, RealismConfig)}
+    quant_jitter: float = setting(QUANT_JITTER, "+- octaves of random quantisation step around the rate point's")

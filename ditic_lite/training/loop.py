@@ -40,13 +40,14 @@ from ..determinism import seed_everything
 from ..model import DiTIC
 from .runs import hardware
 from .latent_cache import LatentCropDataset, build_cache, check_cache, model_encoder_digest
-from .config import STAGE_CONFIGS, TrainArgs
+from .config import TrainArgs
 from .data import CropDataset, caption_embeddings, load_training_set, validation_images
 from .runs import RunFolder
 from .setup import (
     build_model, continue_own_weights, load_stage_weights, restore_upstream, set_trainable, upstream_weights,
 )
-from .stages import STAGE_STEPS, make_step, measure_scaling_factor, validate_autoencoder
+from .stages import STAGE_CONFIGS, STAGE_STEPS, make_step
+from .stages.autoencoder import measure_scaling_factor, validate_autoencoder
 
 class StopRequest:
     """Turns SIGTERM / Ctrl-C into a request that the loop honours after the current step."""

@@ -1,8 +1,8 @@
 """THE recipe of the shipped tiny checkpoints: read it top to bottom.
 
 Each phase names its stage, the steps it adds, and every setting that differs from the stage's
-defaults (the defaults are the fields of :mod:`.config`). Per stage, the phases' steps add up to
-the steps in the shipped model cards (``tests/test_recipe.py`` checks it), and the cards' run
+defaults (the fields of its config in :mod:`.stages`). Per stage, the phases' steps add up to the
+steps in the shipped model cards (``tests/test_recipe.py`` checks it), and the cards' run
 records (``ditic_lite/checkpoints/*/*.json``) are where each number comes from; all of it ran on
 2 CPU cores, one-thread processes side by side (``docs/training.md`` tells the story).
 
@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import STAGE_CONFIGS, TrainArgs
+from .config import TrainArgs
+from .stages import STAGE_CONFIGS, stage_config
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Phase:
     """One phase: ``steps`` more steps of ``stage`` with ``settings`` over its defaults."""
 
     name: str
-    stage: str  # a stage of .config, or "cache" (no training: freeze the encoder, encode the photos)
+    stage: str  # a stage of .stages, or "cache" (no training: freeze the encoder, encode the photos)
     steps: int
     settings: dict[str, Any] = field(default_factory=dict)
     note: str = ""
@@ -105,7 +106,7 @@ def gpu_recipe(recipe: tuple[Phase, ...] = RECIPE) -> tuple[Phase, ...]:
 
 def phase_args(phase: Phase, runs: Path, data: Path, until: int, **run: Any) -> TrainArgs:
     """The stage config of a phase: its settings over the stage's defaults, trained ``until`` a step."""
-    return TrainArgs.for_stage(phase.stage, runs=runs, data=data, steps=until, **phase.settings, **run)
+    return stage_config(phase.stage, runs=runs, data=data, steps=until, **phase.settings, **run)
 
 
 def plan_table(recipe: tuple[Phase, ...] = RECIPE) -> list[dict[str, Any]]:

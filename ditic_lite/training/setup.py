@@ -19,7 +19,7 @@ from ..config import DiTICConfig
 from ..model import DiTIC
 from .config import TrainArgs
 from .runs import RunFolder
-from .stages import STAGE_STEPS, is_tuned
+from .stages import STAGE_STEPS, is_tuned, stage_config
 
 
 def tuned_parts(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -139,6 +139,6 @@ def set_trainable(model: DiTIC, stage: str, freeze_encoder: bool = False) -> lis
     if stage not in STAGE_STEPS:
         raise ValueError(f"unknown stage {stage!r}")
     model.requires_grad_(False)
-    args = TrainArgs.for_stage(stage, **({"freeze_encoder": freeze_encoder} if stage == "ae" else {}))
+    args = stage_config(stage, **({"freeze_encoder": freeze_encoder} if stage == "ae" else {}))
     STAGE_STEPS[stage].trainable(model, args)
     return [p for p in model.parameters() if p.requires_grad]

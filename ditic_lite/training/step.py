@@ -38,6 +38,8 @@ class StageStep:
     trains_codec = True  # the entropy bottleneck's quantiles learn too, on their own optimiser
     quantile_lr = 1e-3
     clip_norm = 4.0  # gradient-norm clip of the main optimiser's parameters
+    one_process = False  # True: the step cannot run under DDP (it runs the whole model outside the wrapper)
+    disc_optimizer: torch.optim.Optimizer | None = None  # AdversarialStep's
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float) -> None:
         self.model = model
@@ -81,6 +83,8 @@ class StageStep:
                 compile: bool = False) -> Any:
         """Move everything to the accelerator's device and prepare the trained part, the main
         optimiser and ``loader`` (returned) with it, so that DDP syncs the trained gradients."""
+        if self.one_process and accelerator.num_processes > 1:
+            raise ValueError(f"train {self.Config.stage} runs on one process")
         model = self.model.to(accelerator.device)
         trained = getattr(model, self.trained_part) if self.trained_part else model
         if channels_last:
@@ -95,7 +99,7 @@ class StageStep:
     def checkpointed(self) -> list[Any]:
         """What the accelerate state saves besides the model and the main optimiser, in order."""
         saved: list[Any] = [self.extra] if len(self.extra) else []
-        return saved + ([self.quantile_optimizer] if self.quantile_optimizer is not None else [])
+        return saved + [opt for opt in (self.quantile_optimizer, self.disc_optimizer) if opt is not None]
 
     uses_cache = True  # batches come from the latent cache (else: image crops)
 
@@ -132,6 +136,38 @@ class StageStep:
             self.model.codec.aux_loss().backward()
             self.quantile_optimizer.step()
         logs["loss"] = float(loss.detach())
+        return logs
+
+
+class AdversarialStep(StageStep):
+    """A stage with discriminators (the tune, the realism decoder): after each step of the trained
+    part they take theirs on the same crops (:meth:`discriminator_loss`); the generator term waits
+    ``adversarial_start`` steps of each run while they learn alone. One process."""
+
+    one_process = True
+    adversarial_start = 100
+    discriminator_betas = (0.5, 0.9)
+    adversarial_weight = 0.0
+
+    def init_discriminators(self, parameters: list[nn.Parameter], lr: float) -> None:
+        """The discriminators' optimiser (saved in the run state) and the crops they judge."""
+        self.disc_optimizer = torch.optim.AdamW(parameters, lr=lr, betas=self.discriminator_betas, weight_decay=0.0)
+        self.calls = 0
+        self._fake: torch.Tensor | None = None  # the last decoded crops, signed, detached
+        self._real: torch.Tensor | None = None  # and their originals
+
+    def discriminator_loss(self) -> torch.Tensor:
+        """The discriminators' loss on the last crops (``_real`` against ``_fake``)."""
+        raise NotImplementedError
+
+    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        logs = super().__call__(batch)
+        if self.adversarial_weight:  # then the discriminators' step on the same crops
+            d_loss = self.discriminator_loss()
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            logs["disc"] = float(d_loss.detach())
         return logs
 
 

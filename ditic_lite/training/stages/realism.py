@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
 
 import pandas as pd
 
@@ -36,16 +37,33 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
-from ..checkpoints import read_safetensors, save_weights
-from ..config import DiTICConfig
-from ..model import DiTIC
-from ..evaluate import compare_decoders, tradeoff_summary
-from ..spectrum import block_energy
-from ..realism import NOISE_SEED, REALISM_FILE, TextureHead
-from .config import RealismConfig, TrainArgs
-from .runs import RunFolder, hardware
-from .step import StageStep, code_as_file
+from ..adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
+from ...checkpoints import read_safetensors, save_weights
+from ...config import DiTICConfig
+from ...model import DiTIC
+from ...evaluate import compare_decoders, tradeoff_summary
+from ...spectrum import block_energy
+from ...realism import NOISE_SEED, REALISM_FILE, TextureHead
+from ..config import CodedCropsConfig, REALISM_ADVERSARIAL_WEIGHT, TrainArgs, setting
+from ..runs import RunFolder, hardware
+from ..step import AdversarialStep, code_as_file
+
+
+@dataclass
+class RealismConfig(CodedCropsConfig):
+    """Stage ``realism``: the realism decoder's texture head on the finished DiT-IC (all of it frozen)."""
+
+    stage: ClassVar[str] = "realism"
+    steps: int = 4000
+    batch_size: int = 4
+    crop: int = 256
+    lr: float = 2e-4
+    adversarial_weight: float = setting(REALISM_ADVERSARIAL_WEIGHT, "FIXED weight of the patch discriminators' "
+                                                                    "terms (0: off)")
+    feature_weight: float = setting(1.0, "weight of feature matching relative to the generator term")
+    mse_weight: float = setting(0.25, "weight of the full-resolution MSE besides the 4x4 low-pass MSE")
+    energy_weight: float = setting(0.0, "weight of matching the original's fine-detail energy block by block (0: off)")
+
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
 
@@ -60,7 +78,7 @@ def discriminator_features(disc: PatchDiscriminator, image: torch.Tensor) -> tup
     return h, features
 
 
-class RealismStep(StageStep):
+class RealismStep(AdversarialStep):
     """One step of stage ``realism``: the texture head on fidelity-decoded crops (module docstring)."""
 
     Config = RealismConfig
@@ -68,8 +86,6 @@ class RealismStep(StageStep):
     lora = True
     trains_codec = False
     uses_cache = False
-    adversarial_start = 100  # the discriminators learn alone first
-    discriminator_betas = (0.5, 0.9)
     pool = 4  # the low-pass pixel term's block size
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
@@ -81,13 +97,10 @@ class RealismStep(StageStep):
         model.eval()  # every part of the model is frozen, with the rounding of real files
         self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
         discs = [p for name, module in self.extra.items() if name.startswith("disc") for p in module.parameters()]
-        self.disc_optimizer = torch.optim.AdamW(discs, lr=lr, betas=self.discriminator_betas, weight_decay=0.0)
+        self.init_discriminators(discs, lr)
         self.rate_log_steps, self.quant_jitter = rate_log_steps, quant_jitter
         self.adversarial_weight, self.feature_weight, self.mse_weight = adversarial_weight, feature_weight, mse_weight
         self.energy_weight = energy_weight
-        self.calls = 0
-        self._fake: torch.Tensor | None = None
-        self._real: torch.Tensor | None = None
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
@@ -107,14 +120,6 @@ class RealismStep(StageStep):
     def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
         return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"]),
                               **{f"disc{s}": PatchDiscriminator() for s in SCALES}})
-
-    def prepare(self, accelerator, loader: Any, channels_last: bool = False, compile: bool = False) -> Any:
-        if accelerator.num_processes > 1:
-            raise ValueError("train realism runs on one process")
-        return super().prepare(accelerator, loader, channels_last=channels_last, compile=compile)
-
-    def checkpointed(self) -> list[Any]:
-        return super().checkpointed() + [self.disc_optimizer]
 
     def ema_parameters(self) -> list[nn.Parameter]:
         return list(self.extra["head"].parameters())
@@ -174,17 +179,10 @@ class RealismStep(StageStep):
     def _scaled(image: torch.Tensor, factor: int) -> torch.Tensor:
         return image if factor == 1 else F.avg_pool2d(image, factor)
 
-    def __call__(self, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        logs = super().__call__(batch)
-        if self.adversarial_weight:  # then the discriminators' step on the same crops
-            d_loss = sum(hinge_discriminator_loss(self.extra[f"disc{s}"](self._scaled(self._real, s)),
-                                                  self.extra[f"disc{s}"](self._scaled(self._fake, s)))
-                         for s in SCALES)
-            self.disc_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.disc_optimizer.step()
-            logs["disc"] = float(d_loss.detach())
-        return logs
+    def discriminator_loss(self) -> torch.Tensor:
+        return sum(hinge_discriminator_loss(self.extra[f"disc{s}"](self._scaled(self._real, s)),
+                                            self.extra[f"disc{s}"](self._scaled(self._fake, s)))
+                   for s in SCALES)
 
 
 
@@ -206,8 +204,8 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
     Refuses a head trained on another DiT-IC codec than ``runs`` holds now. Where the held-out
     photos are in ``data``, the card records both decoders on them at ``rates`` (the same bytes).
     """
-    from .. import zoo
-    from .data import VALIDATION, validation_images
+    from ... import zoo
+    from ..data import VALIDATION, validation_images
 
     out = out or zoo.CHECKPOINT_DIR
     folder = RunFolder(runs)
@@ -237,8 +235,8 @@ def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequenc
     weights (``weight -> runs folder``), each decoding the SAME files of the held-out photos in
     ``data`` at ``rates`` beside the fidelity decoder. One row per photo, rate point and decoder,
     with ``adversarial_weight`` (NaN for the fidelity decoder) and the head's training ``steps``."""
-    from .. import zoo
-    from .data import VALIDATION, validation_images
+    from ... import zoo
+    from ..data import VALIDATION, validation_images
 
     images = validation_images(data)
     if not images:
