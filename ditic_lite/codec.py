@@ -152,7 +152,8 @@ class Codec:
             if decoder == "realism":
                 tic = time.perf_counter()
                 noise = self.realism.noise_for(rec["image"], seed=noise_seed)
-                rec["image"] = self.realism(rec["image"].float(), rec["y_hat"].float(), noise)
+                rec["image"] = self.realism(rec["image"].float(), rec["y_hat"].float(), rec["sigma_map"].float(),
+                                            noise)
                 rec["timings"]["realism"] = time.perf_counter() - tic
         image = to_pil(rec["image"][..., : header.height, : header.width])
         if not return_intermediates:

@@ -9,9 +9,10 @@ what HiFiC and diffusion codecs such as DiT-IC buy with their adversarial and di
 
 The kit shows it on the tiny tier without touching the bitstream: the realism decoder is the
 fidelity decoder followed by a small :class:`TextureHead`. From the fidelity image, the decoded
-latent ``y_hat`` (which says what is where) and Gaussian noise (the texture's randomness, drawn
-with a fixed seed so that decoding stays deterministic), the head predicts a residual that is
-added to the image. It is trained with a patch discriminator at a *fixed* adversarial weight
+latent ``y_hat`` (which says what is where), the pseudo-timestep map ``sigma_map`` of the
+variance-guided flow (how unsure the entropy model was, position by position: where the file
+leaves the most out) and Gaussian noise (the texture's randomness, drawn with a fixed seed so that
+decoding stays deterministic), the head predicts a residual that is added to the image. It is trained with a patch discriminator at a *fixed* adversarial weight
 (``ditic-lite train realism``, :mod:`ditic_lite.training.stages.realism`) while a low-pass pixel loss keeps
 the coarse picture of the fidelity decoder; files, entropy model and the fidelity decoder are
 unchanged. ``codec.decompress(data, decoder="realism")`` decodes with it; ``evaluate.compare_decoders``
@@ -34,10 +35,11 @@ FOLD = 4  # the head's grid: 1/4 of the image side
 
 
 class TextureHead(nn.Module):
-    """``(image in [0, 1], y_hat at 1/32, noise at full size) -> image in [0, 1]`` with texture added.
+    """``(image in [0, 1], y_hat and sigma_map at 1/32, noise at full size) -> image in [0, 1]`` with
+    texture added.
 
     Features are computed at 1/4 of the image side (the image folded into 4x4 blocks, ``y_hat``
-    upsampled); a smooth correction and a gate are read off them and upsampled bilinearly to full
+    and ``sigma_map`` upsampled); a smooth correction and a gate are read off them and upsampled bilinearly to full
     size, where the residual is
 
     ``r = smooth + gate * conv(noise)``:
@@ -52,7 +54,7 @@ class TextureHead(nn.Module):
         super().__init__()
         self.arch = dict(width=width, noise_channels=noise_channels, blocks=blocks)  # recorded in the card
         self.noise_channels = noise_channels
-        self.inp = nn.Conv2d(3 * FOLD * FOLD + latent_channels, width, 3, padding=1)
+        self.inp = nn.Conv2d(3 * FOLD * FOLD + 2 * latent_channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1),
                                                   nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1))
                                     for _ in range(blocks))
@@ -63,10 +65,12 @@ class TextureHead(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
-    def forward(self, image: torch.Tensor, y_hat: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, y_hat: torch.Tensor, sigma_map: torch.Tensor,
+                noise: torch.Tensor) -> torch.Tensor:
         folded = F.pixel_unshuffle(image * 2 - 1, FOLD)
         scale = folded.shape[-1] // y_hat.shape[-1]
-        h = self.inp(torch.cat([folded, F.interpolate(y_hat, scale_factor=scale, mode="nearest")], dim=1))
+        latents = torch.cat([y_hat, sigma_map], dim=1)
+        h = self.inp(torch.cat([folded, F.interpolate(latents, scale_factor=scale, mode="nearest")], dim=1))
         for block in self.blocks:
             h = h + block(h)
         h = F.leaky_relu(h, 0.2)

@@ -35,8 +35,8 @@ def test_laplacian_measures_follow_their_definitions():
 
 def test_an_untrained_head_returns_the_fidelity_image_and_noise_is_seeded():
     head = TextureHead()
-    image, y_hat = torch.rand(1, 3, 64, 64), torch.randn(1, 32, 2, 2)
-    assert torch.equal(head(image, y_hat, head.noise_for(image)), image)
+    image, y_hat, sigma_map = torch.rand(1, 3, 64, 64), torch.randn(1, 32, 2, 2), torch.rand(1, 32, 2, 2)
+    assert torch.equal(head(image, y_hat, sigma_map, head.noise_for(image)), image)
     assert torch.equal(head.noise_for(image), head.noise_for(image))
     assert not torch.equal(head.noise_for(image, seed=None), head.noise_for(image, seed=None))
 

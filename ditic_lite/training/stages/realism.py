@@ -12,7 +12,8 @@ head on
 * the low-pass term (4x4 average pooling) keeps the fidelity decoder's coarse picture: texture
   finer than 4 pixels is free to differ from the original, which is what drawing it means;
 * a small full-resolution MSE bounds how far the drawn texture may stray (the PSNR cost);
-* ``L_energy``: the mean ``|log(1 + E(x_hat)) - log(1 + E(x))|`` of the fine-detail energy ``E``
+* ``L_energy``: the mean of ``r = log(1 + E(x_hat)) - log(1 + E(x))`` taken as ``overdraw_weight * r``
+  where ``r > 0`` and ``-r`` where ``r < 0``, for the fine-detail energy ``E``
   (the squared Laplacian of the luma averaged over 16x16 blocks, :func:`spectrum.block_energy`):
   as much detail as the original, block by block: none drawn on a clear sky, much in grass;
 * ``L_gen``: the hinge generator loss of two patch discriminators, on the image and on a copy at
@@ -63,6 +64,8 @@ class RealismConfig(CodedCropsConfig):
     feature_weight: float = setting(1.0, "weight of feature matching relative to the generator term")
     mse_weight: float = setting(0.25, "weight of the full-resolution MSE besides the 4x4 low-pass MSE")
     energy_weight: float = setting(0.0, "weight of matching the original's fine-detail energy block by block (0: off)")
+    overdraw_weight: float = setting(1.0, "energy term: what a block with more detail than the original's costs, "
+                                          "against one with less (1: the same)")
 
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
@@ -90,7 +93,7 @@ class RealismStep(AdversarialStep):
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
                  quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
-                 energy_weight: float = 0.0) -> None:
+                 energy_weight: float = 0.0, overdraw_weight: float = 1.0) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
         self.model, self.extra = model, self.extra_modules(model.config)
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
@@ -100,13 +103,14 @@ class RealismStep(AdversarialStep):
         self.init_discriminators(discs, lr)
         self.rate_log_steps, self.quant_jitter = rate_log_steps, quant_jitter
         self.adversarial_weight, self.feature_weight, self.mse_weight = adversarial_weight, feature_weight, mse_weight
-        self.energy_weight = energy_weight
+        self.energy_weight, self.overdraw_weight = energy_weight, overdraw_weight
 
     @classmethod
     def settings(cls, args: TrainArgs, config: DiTICConfig, captions: torch.Tensor | None) -> dict[str, Any]:
         return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
-                    mse_weight=args.mse_weight, energy_weight=args.energy_weight)
+                    mse_weight=args.mse_weight, energy_weight=args.energy_weight,
+                    overdraw_weight=args.overdraw_weight)
 
     @classmethod
     def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
@@ -131,26 +135,27 @@ class RealismStep(AdversarialStep):
         self.extra["head"].load_state_dict(tensors)
 
     @torch.no_grad()
-    def fidelity_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fidelity_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Code ``x`` at a random rate point as a file is, decode it with the fidelity decoder:
-        ``(image in [0, 1], y_hat)``."""
+        ``(image in [0, 1], y_hat, sigma_map)``."""
         codec_out, _, _ = code_as_file(self.model, x, self.rate_log_steps, self.quant_jitter)
         with torch.autocast(x.device.type, enabled=False):
             rec = self.model.reconstruct(codec_out)
-        return rec["image"].float(), rec["y_hat"].float()
+        return rec["image"].float(), rec["y_hat"].float(), rec["sigma_map"].float()
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
         x, _ = batch
         x = x.float()
-        fidelity, y_hat = self.fidelity_decode(x)
+        fidelity, y_hat, sigma_map = self.fidelity_decode(x)
         head = self.extra["head"]
-        out = head(fidelity, y_hat, head.noise_for(fidelity, seed=None))
+        out = head(fidelity, y_hat, sigma_map, head.noise_for(fidelity, seed=None))
         low = F.mse_loss(F.avg_pool2d(out, self.pool), F.avg_pool2d(x, self.pool))
         mse = F.mse_loss(out, x)
         loss = low + self.mse_weight * mse
         if self.energy_weight:
             drawn, wanted = block_energy(out), block_energy(x)
-            energy = (torch.log1p(drawn) - torch.log1p(wanted)).abs().mean()
+            log_ratio = torch.log1p(drawn) - torch.log1p(wanted)
+            energy = (self.overdraw_weight * log_ratio.clamp(min=0) - log_ratio.clamp(max=0)).mean()
             loss = loss + self.energy_weight * energy
             logs_energy = {"energy": float(energy.detach()),
                            "detail_ratio": float(drawn.detach().mean() / wanted.mean().clamp_min(1e-6))}
