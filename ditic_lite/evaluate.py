@@ -320,8 +320,8 @@ TRADEOFF_MEASURES = ["bpp", "psnr", "ms_ssim", "detail_ratio", "block_correlatio
 
 def tradeoff_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Medians over the photos of a :func:`compare_decoders` table, per rate point and decoder
-    (with ``adversarial_weight`` and ``steps`` where the table has them)."""
-    keys = ["rate", "decoder"] + [k for k in ("adversarial_weight", "steps") if k in table]
+    (with the heads' ``adversarial_weight``, ``energy_weight`` and ``steps`` where the table has them)."""
+    keys = ["rate", "decoder"] + [k for k in ("adversarial_weight", "energy_weight", "steps") if k in table]
     grouped = table.groupby(keys, dropna=False)[TRADEOFF_MEASURES].median().reset_index()
     fidelity = grouped[grouped["decoder"] == "fidelity"].set_index("rate")["psnr"]
     grouped["psnr_cost"] = grouped["rate"].map(fidelity) - grouped["psnr"]

@@ -1,4 +1,4 @@
-"""Write the seven teaching notebooks (``notebooks/NN_name.ipynb``) from the cell lists below.
+"""Write the eight teaching notebooks (``notebooks/NN_name.ipynb``) from the cell lists below.
 
     python scripts/build_notebooks.py            # (re)write the .ipynb files, outputs stripped
     python scripts/build_notebooks.py --check    # fail if a notebook differs from this script
@@ -1547,6 +1547,206 @@ peak memory against 16 GB.
 dl.claims.show(verdicts)"""),
 ]
 
+# ============================================================================ 08 realism decoder
+NB08 = header("08_realism_decoder", "08 · Same bytes, two decoders: what a generative decoder trades", """
+A file of a few hundred bytes cannot say what every blade of grass looks like. A decoder trained
+to make the pixel error small answers with the *average* of all the textures that fit the file:
+a smooth, blurred patch. A decoder trained, in addition, to make its output *look like a photo*
+(against a discriminator, as in HiFiC, or with a diffusion model, as in DiT-IC) draws a plausible
+texture instead: it looks more like a photo, but the texture it draws is not the original's, so
+the pixel error grows. Blau & Michaeli (CVPR 2018) showed that this is a trade-off no decoder
+escapes: the **perception-distortion trade-off**.
+
+The kit ships two decoders for the tiny DiT-IC's files: the **fidelity** decoder (the default,
+notebooks 01-07) and a **realism** decoder, the same decoder followed by a small texture head
+(`ditic_lite/realism.py`). The head adds filtered noise, more or less of it at each place, and it
+was trained to put back as much fine detail as the original had, block by block, while keeping
+the fidelity decoder's coarse picture. Its clue for *where* is the map that notebook 02 is about:
+how unsure the entropy model was at each position (the pseudo-timestep map). Both decoders read
+the *same bytes*: the file and the entropy model do not change, only what the decoder draws. The
+realism decoder exists for the tiny tier only (the official release ships one decoder).
+""") + [
+    learning_goals([
+        "decode one file with two decoders and compare them on a magnified crop;",
+        "measure fine detail with three plain numbers: how much (detail ratio), where (block "
+        "correlation) and where not (flat-block ratio);",
+        "read the perception-distortion trade-off: more drawn detail costs PSNR;",
+        "judge, with numbers and by eye, where the drawn texture is right and where it is wrong.",
+    ], "notebook 01 (a file, its bytes, PSNR). Notebook 05's detail measure helps but is not needed."),
+    md(PHOTO_NOTE + PHOTO_SIZE_NOTE),
+    code("""
+P = dl.notebook.params(image="ladybird", rate=0, images=3, max_side=768, fast=dict(images=2))
+P"""),
+    *photo_cells(),
+    code("""
+codec = dl.load("tiny", rate=P.rate, device=device)
+if codec.realism is None:
+    raise RuntimeError("this installation of the kit has no realism decoder (ditic_lite/checkpoints/tiny/realism.safetensors)")
+photo = dl.notebook.photo_path(P.image)
+label = dl.notebook.photo_label(P.image)
+image = dl.load_image(photo, max_side=P.max_side)
+print(f"photo: {label} ({photo}), {image.width}x{image.height} pixels")
+print(dl.teaching.describe_codec(codec))"""),
+    md("""
+## One file, two decoders
+
+Compress once, then decode the same bytes twice. The realism decoder draws its texture from
+noise with a fixed seed, so decoding is still deterministic: the same file gives the same
+picture every time, on every machine. Look at the magnified square first: it is the most
+textured part of the photo, where the two decoders differ most.
+"""),
+    code("""
+data = codec.compress(image)
+fidelity = codec.decompress(data)
+realism = codec.decompress(data, decoder="realism")
+bpp = dl.metrics.bits_per_pixel(len(data), image.height, image.width)
+psnr_f, psnr_r = dl.metrics.psnr(image, fidelity), dl.metrics.psnr(image, realism)
+box = dl.teaching.zoom_box(image, size=128)
+fig = dl.viz.side_by_side([image, fidelity, realism],
+                          [f"original: {label}", f"fidelity decoder, {psnr_f:.1f} dB", f"realism decoder, {psnr_r:.1f} dB"],
+                          crop=box)
+dl.viz.save(fig, "08_realism.png")
+print(f"both decoded the same {len(data)} bytes ({bpp:.3f} bpp)")"""),
+    md("""
+## Three numbers for fine detail
+
+Fine detail is what changes from one pixel to the next. The *Laplacian* of the brightness,
+$4p - (\\text{up} + \\text{down} + \\text{left} + \\text{right})$, is zero on smooth ground and
+large on texture and edges; its square, averaged, is the photo's **detail energy**. Then:
+
+* **detail ratio**: the reconstruction's detail energy over the original's (1 = as much detail
+  as the original; near 0 = blur; above 1 = more than the original, e.g. noise);
+* **block correlation**: cut both images into 16x16 blocks; do the blocks with much detail in the
+  reconstruction match those of the original? (rank correlation: 1 = same order, 0 = no relation);
+* **flat-block ratio**: in the quarter of blocks where the original is flattest (sky, walls),
+  the reconstruction's detail energy over the original's: noise sprayed everywhere makes it large.
+"""),
+    code("""
+table = dl.evaluate.compare_decoders(codec, {label: image}, rates=[P.rate])
+fid, real = (table.set_index("decoder").loc[d] for d in ("fidelity", "realism"))
+cost = fid["psnr"] - real["psnr"]
+print(f"The fidelity decoder keeps {fid['detail_ratio']:.0%} of the original's fine detail, the realism decoder "
+      f"{real['detail_ratio']:.0%}, " + (f"at a cost of {cost:.2f} dB of PSNR." if cost >= 0 else f"and {-cost:.2f} dB more PSNR."))
+print(f"Where the detail is: block correlation {fid['block_correlation']:.2f} (fidelity) and "
+      f"{real['block_correlation']:.2f} (realism); on flat ground the realism decoder has "
+      f"{real['flat_block_ratio']:.1f} times the original's detail energy (fidelity {fid['flat_block_ratio']:.1f}).")
+table[["decoder", "bytes", "psnr", "ms_ssim", "detail_ratio", "block_correlation", "flat_block_ratio"]].round(3)"""),
+    md("""
+## The trade-off
+
+How much texture a head draws is set in training, by the weights of its loss terms. Heads trained
+with different weights were measured on the six held-out photos when the shipped one was made
+(the same files for every decoder); the measurements travel in its model card. Each point is one
+decoder: up = more detail, right = higher PSNR.
+"""),
+    code("""
+curve = dl.evaluate.tradeoff(codec)
+fig = dl.plots.tradeoff_chart(curve, title="same bytes, other decoders (medians over the held-out photos)")
+dl.viz.save(fig, "08_tradeoff.png")
+for rate, group in curve.groupby("rate"):
+    fidelity_row = group[group["decoder"] == "fidelity"].iloc[0]
+    heads = group[group["decoder"] != "fidelity"].sort_values("psnr", ascending=False)
+    steps = ", ".join(f"{name.removeprefix('realism, ')}: detail ratio {d:.2f} for {c:+.2f} dB"
+                      for name, d, c in zip(heads["decoder"], heads["detail_ratio"], -heads["psnr_cost"]))
+    print(f"rate point {rate}: fidelity detail ratio {fidelity_row['detail_ratio']:.2f} at {fidelity_row['psnr']:.2f} dB; {steps}")
+curve.round(3)"""),
+    md("""
+## Does the realism decoder do what it should?
+
+Four questions, answered on your photo and the sample photos at the lowest and highest rate
+points (the same bytes for both decoders), each from the numbers this run measures. The targets
+(block correlation above 0.6, flat-block ratio below 2, at most 2 dB of PSNR) are the kit's own
+(issue 32), not the paper's.
+"""),
+    code("""
+photos = {path.stem: dl.load_image(path, max_side=P.max_side)
+          for path in dl.notebook.sample_paths()[:P.images] if path.stem != label}
+photos[label] = image
+verdict_table = dl.evaluate.compare_decoders(codec, photos, rates=sorted({codec.rates[0], codec.rates[-1]}))
+dl.notebook.save_table(verdict_table, "08_decoders.csv")
+verdicts = dl.claims.realism_claims(verdict_table)
+dl.claims.takeaways(verdicts)"""),
+    md("""
+**What to look for by eye.** On the magnified crops: does the texture follow the grass, leaves
+and fur of the original, or does it lie on the image like a screen? Is the sky still clean?
+Where the realism decoder draws detail, the detail is *invented*: it has the look of the
+original's, not its exact lines. That is the trade-off, and why a generative codec is judged with
+perceptual measures (LPIPS, DISTS, FID; notebook 05) and not with PSNR alone.
+"""),
+] + your_turn(
+    exercise(1, "a higher rate point", """
+At a higher rate point the file holds more of the original's detail. **Predict:** does the PSNR
+the realism decoder gives up (its cost against the fidelity decoder) grow or shrink?
+""", """
+other_rate = codec.rates[-1]  # change me: any of codec.rates
+prediction = None             # the PSNR cost at other_rate compared with rate P.rate: "up", "down" or "same"
+
+other = dl.evaluate.compare_decoders(codec, {label: image}, rates=[other_rate]).set_index("decoder")
+dl.exercises.check_direction(prediction, before=fid["psnr"] - real["psnr"],
+                             after=other.loc["fidelity", "psnr"] - other.loc["realism", "psnr"],
+                             what=f"the realism decoder's PSNR cost (rate {P.rate} -> {other_rate})",
+                             tolerance=0.05, unit=" dB")""",
+        "The head draws texture where the fidelity image is smooth. With more bytes, the fidelity image "
+        "is less smooth: is there less left to invent?",
+        "There is no law here: the check measured it on your photo. With more bytes the fidelity decoder "
+        "already has more of the true detail, so the head often draws less and costs less; but where it "
+        "draws the same amount on a sharper picture the cost can stay or grow. Compare the detail ratios "
+        "of `other` with those of `table`."),
+    exercise(2, "another noise seed", """
+The realism decoder draws its texture from noise. `codec.decompress(data, decoder="realism",
+noise_seed=1)` uses other noise. **Predict:** will the PSNR change by more than 0.1 dB?
+""", """
+seed = 1           # change me: any integer
+prediction = None  # the PSNR with this seed compared with seed 0: "up", "down" or "same" (within 0.1 dB)
+
+reseeded = codec.decompress(data, decoder="realism", noise_seed=seed)
+print(f"the two realism pictures differ from each other by {dl.metrics.psnr(realism, reseeded):.1f} dB PSNR")
+dl.exercises.check_direction(prediction, before=psnr_r, after=dl.metrics.psnr(image, reseeded),
+                             what=f"PSNR (noise seed 0 -> {seed})", tolerance=0.1, unit=" dB")""",
+        "The noise decides *which* texture is drawn, not how much of it. Is one invented texture closer "
+        "to the original than another?",
+        "The two pictures differ from each other (the printed PSNR between them), but their PSNR against "
+        "the original stays within a few hundredths of a dB: "
+        "every seed draws a different texture with the same statistics, and none of them is the "
+        "original's. This is what 'plausible, not faithful' means."),
+    exercise(3, "which photo gets the most invented detail?", """
+**Predict** which sample photo gets the largest detail ratio from the realism decoder (the most
+drawn detail for its own amount): `"kite"` (mostly sky), `"ladybird"` (leaves, a blurred
+background) or `"balloons"`.
+""", """
+prediction = None  # "kite", "ladybird" or "balloons"
+
+samples = {name: dl.load_image(dl.notebook.photo_path(name), max_side=P.max_side) for name in ("kite", "ladybird", "balloons")}
+ratios = dl.evaluate.compare_decoders(codec, samples, rates=[P.rate])
+ratios = ratios[ratios["decoder"] == "realism"].set_index("image")["detail_ratio"]
+dl.exercises.check_largest(prediction, ratios.to_dict(), what="the realism decoder's detail ratio")""",
+        "The detail ratio divides by the original's own detail energy. A photo with little fine detail "
+        "(a clear sky) has a small denominator.",
+        "The check compared the three. A photo with large smooth areas has little detail energy of its "
+        "own, so any texture drawn on it weighs heavily in the ratio; the flat-block ratio says whether "
+        "that texture went onto the smooth areas themselves."),
+) + [
+    for_reviewers("""
+Definitions (fixed, `ditic_lite/spectrum.py`, `laplacian_detail`): luma $Y = 0.299R + 0.587G +
+0.114B$ on the 8-bit scale; $E = (4Y - Y_{\\uparrow} - Y_{\\downarrow} - Y_{\\leftarrow} -
+Y_{\\rightarrow})^2$ at interior pixels; detail ratio $= \\bar E_{\\text{rec}} / \\bar E_{\\text{orig}}$;
+block correlation = Spearman $\\rho$ of $E$ averaged over 16x16 blocks; flat-block ratio = over
+the 25 % of blocks with the lowest original $\\bar E$, the ratio of the block means. Each verdict
+pools the (photo, rate point) pairs of the table below with a t-interval; the training record of
+the head (steps, loss weights, minutes, hardware) is in its card,
+`ditic_lite/checkpoints/tiny/realism.json`, the trade-off per photo in
+`data/results/realism_tradeoff.csv` and the heads that were not kept in
+`data/results/realism_experiments.csv`.
+"""),
+    code("""
+dl.claims.show(verdicts)"""),
+    code("""
+verdict_table.round(3)"""),
+    code("""
+{k: v for k, v in codec.card["realism"].items() if k in ("head", "noise_seed", "validation_note", "tradeoff_note")}"""),
+]
+
+
 NOTEBOOKS = {
     "01_quickstart": NB01,
     "02_variance_and_pseudo_timesteps": NB02,
@@ -1555,6 +1755,7 @@ NOTEBOOKS = {
     "05_rate_perception_curves": NB05,
     "06_alignment_mechanisms": NB06,
     "07_official_dit_ic": NB07,
+    "08_realism_decoder": NB08,
 }
 
 
@@ -1581,6 +1782,8 @@ README_ROWS = {
                                 "code as the prompt", "06_alignment.png", "1 min", "< 1 min; official 3 min"),
     "07_official_dit_ic": ("the released full-size model: its published points, decode time at large sizes",
                            "07_official.png", "1.5 min", "< 1 min; official 10 min"),
+    "08_realism_decoder": ("the same bytes, two decoders: one blurs, one draws fine detail back in; the perception-distortion "
+                           "trade-off, measured (tiny tier)", "08_realism.png", "1 min", "< 1 min; tiny tier only"),
 }
 
 

@@ -1,11 +1,11 @@
 """Measure the realism decoder's perception-distortion trade-off on the held-out photos.
 
-    python scripts/realism_tradeoff.py --data runs/data --run 0.01=runs --run 0.03=runs_r03 \
+    python scripts/realism_tradeoff.py --data runs/data --run "energy 0.01=runs_f1" --run "energy 0.03=runs_f2" \
         --out data/results/realism_tradeoff.csv
 
-Each ``--run WEIGHT=RUNS`` is a runs folder whose ``realism`` stage was trained at that fixed
-adversarial weight. Every head decodes the same files as the fidelity decoder (rate points 0 and
-3). Writes one row per photo, rate point and decoder, prints the medians, and (``--card``) records
+Each ``--run LABEL=RUNS`` is a runs folder whose ``realism`` stage trained a head (its settings
+are read from the run's record). Every head decodes the same files as the fidelity decoder (rate
+points 0 and 3). Writes one row per photo, rate point and decoder, prints the medians, and (``--card``) records
 the medians in the shipped realism decoder's card, where notebook 08 reads them.
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ from ditic_lite.evaluate import tradeoff_summary  # noqa: E402
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("runs/data"), help="folder with the held-out photos")
-    p.add_argument("--run", action="append", required=True, help="WEIGHT=RUNS (repeat)")
+    p.add_argument("--run", action="append", required=True, help="LABEL=RUNS (repeat)")
     p.add_argument("--rates", default="0,3")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "results" / "realism_tradeoff.csv")
     p.add_argument("--card", type=Path, help="the realism card (JSON) to record the medians in")
     a = p.parse_args()
-    runs = {float(w): Path(d) for w, d in (r.split("=", 1) for r in a.run)}
+    runs = {label: Path(d) for label, d in (r.split("=", 1) for r in a.run)}
     table = tradeoff_table(runs, a.data, rates=[int(r) for r in a.rates.split(",")])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(a.out, index=False)

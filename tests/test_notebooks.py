@@ -33,6 +33,7 @@ GALLERY = {  # the figure of each notebook that the README gallery shows (and ot
     "05": ["05_rd_curves.png"],
     "06": ["06_alignment.png"],
     "07": ["07_official.png"],
+    "08": ["08_realism.png", "08_tradeoff.png"],
 }
 
 NETWORK_GUARD = '''
@@ -67,8 +68,8 @@ socket.getaddrinfo = getaddrinfo
 '''
 
 
-def test_seven_notebooks_exist():
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_eight_notebooks_exist():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 def test_notebooks_are_generated_and_stripped():

@@ -77,3 +77,21 @@ def test_realism_claims_judge_each_target_from_the_table():
     assert verdicts == ["supports", "supports", "contradicts", "contradicts"]
     inconclusive = dl.claims.against_target("x", [0.5, 0.7], 0.6, above=True)
     assert inconclusive.verdict == "inconclusive" and "target is above 0.6" in dl.claims.takeaway(inconclusive)
+
+
+def test_tradeoff_summary_and_chart_from_a_table():
+    import pandas as pd
+
+    rows = [dict(image=image, rate=rate, decoder=decoder, bpp=0.02, psnr=psnr - 0.1 * i, ms_ssim=0.8,
+                 detail_ratio=detail, block_correlation=0.6, flat_block_ratio=1.0, decode_s=1.0,
+                 energy_weight=energy)
+            for i, image in enumerate("ab") for rate in (0, 3)
+            for decoder, psnr, detail, energy in (("fidelity", 24.0, 0.05, float("nan")),
+                                                  ("realism, energy 0.01", 23.8, 0.6, 0.01))]
+    summary = dl.evaluate.tradeoff_summary(pd.DataFrame(rows))
+    realism = summary[summary["decoder"] != "fidelity"]
+    assert list(realism["psnr_cost"].round(6)) == [0.2, 0.2] and list(realism["energy_weight"]) == [0.01, 0.01]
+    fig = dl.plots.tradeoff_chart(summary)
+    numbers = [t.get_text() for t in fig.axes[0].texts if t.get_text().isdigit()]
+    assert sorted(numbers) == ["1", "1", "2", "2"]  # two decoders at two rate points, numbered by PSNR
+    assert "1: fidelity\n2: energy 0.01" in fig.texts[0].get_text()

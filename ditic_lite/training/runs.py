@@ -104,6 +104,10 @@ class RunFolder:
         """How many steps the stage has made (0 if none)."""
         return int(self.progress(stage).get("step", 0))
 
+    def summary(self, stage: str) -> dict[str, Any]:
+        """The record of the stage's last finished run: what its exported weights are."""
+        return json.loads(self.summary_file(stage).read_text())
+
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Every stage's last-run record, by stage."""
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(self.root.glob("*/summary.json"))}

@@ -1,7 +1,7 @@
 """Stage ``realism``: train the realism decoder's texture head (:mod:`ditic_lite.realism`).
 
 Everything of the shipped DiT-IC stays frozen: its codec (files keep their bytes), its DiT and
-its decoder with the fidelity tune's LoRA. Each step codes 512-px crops as files are (eval-mode
+its decoder with the fidelity tune's LoRA. Each step codes crops (256 px) as files are (eval-mode
 rounding, a random rate point and step jitter), decodes them with the fidelity decoder (no
 gradient: the head is the only thing that learns, which makes a step cheap), and trains the
 head on
@@ -23,7 +23,9 @@ head on
 * ``L_fm``: feature matching, the L1 distance between the discriminators' features of the
   original and of the decoded crop (pix2pixHD's stabiliser).
 
-``adversarial_weight = 0`` trains the head on the pixel terms alone (the trade-off's zero point).
+``adversarial_weight = 0`` trains the head without discriminators; with ``energy_weight = 0`` too,
+on the pixel terms alone (which keep the fidelity image: the trade-off's zero point). What each
+combination drew is in ``data/results/realism_experiments.csv``.
 """
 from __future__ import annotations
 
@@ -214,7 +216,7 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
 
     out = out or zoo.CHECKPOINT_DIR
     folder = RunFolder(runs)
-    summary = json.loads(folder.summary_file("realism").read_text())
+    summary = folder.summary("realism")
     trained_on = summary["runs"][-1].get("codec_step")
     if trained_on != folder.codec_step():
         raise ValueError(f"the realism head was trained on the codec at step {trained_on}, runs/codec is at "
@@ -235,11 +237,11 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
     return card
 
 
-def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequence[int] = (0, 3)) -> pd.DataFrame:
-    """The perception-distortion trade-off: the realism heads trained at several fixed adversarial
-    weights (``weight -> runs folder``), each decoding the SAME files of the held-out photos in
-    ``data`` at ``rates`` beside the fidelity decoder. One row per photo, rate point and decoder,
-    with ``adversarial_weight`` (NaN for the fidelity decoder) and the head's training ``steps``."""
+def tradeoff_table(run_folders: Mapping[str, Path], data: Path, rates: Sequence[int] = (0, 3)) -> pd.DataFrame:
+    """The perception-distortion trade-off: realism heads (``label -> runs folder``), each decoding
+    the SAME files of the held-out photos in ``data`` at ``rates`` beside the fidelity decoder. One
+    row per photo, rate point and decoder (``realism, LABEL``), with the head's training settings
+    (``adversarial_weight``, ``energy_weight``: NaN for the fidelity decoder) and ``steps``."""
     from ... import zoo
     from ..data import VALIDATION, validation_images
 
@@ -247,11 +249,11 @@ def tradeoff_table(run_folders: Mapping[float, Path], data: Path, rates: Sequenc
     if not images:
         raise FileNotFoundError(f"the held-out photos are not all in {data}")
     photos = {Path(rel).stem: image for rel, image in zip(VALIDATION, images)}
-    labels = {f"realism, weight {w:g}": (w, runs) for w, runs in sorted(run_folders.items())}
+    labels = {f"realism, {label}": RunFolder(runs) for label, runs in run_folders.items()}
     codec = zoo.load("tiny", rate=rates[0])
-    table = compare_decoders(codec, photos, rates, heads={k: trained_head(runs) for k, (_, runs) in labels.items()})
-    weight = {k: w for k, (w, _) in labels.items()}
-    steps = {k: RunFolder(runs).step("realism") for k, (_, runs) in labels.items()}
-    table["adversarial_weight"] = table["decoder"].map(weight)
-    table["steps"] = table["decoder"].map(steps)
+    table = compare_decoders(codec, photos, rates, heads={k: trained_head(f.root) for k, f in labels.items()})
+    heads = {k: f.summary("realism") for k, f in labels.items()}  # the records of the exported heads
+    for name in ("adversarial_weight", "energy_weight"):
+        table[name] = table["decoder"].map({k: h["runs"][-1].get(name, 0.0) for k, h in heads.items()})
+    table["steps"] = table["decoder"].map({k: h["steps"] for k, h in heads.items()})
     return table
