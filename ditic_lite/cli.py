@@ -207,7 +207,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     points = demo_points(image, args.model, args.rate, bitstream)
     rows = {f"DiT-IC {args.model}, 1 step": [panel(name, data, codec.decompress(data)) for name, _, data, codec in points]}
-    if args.decoder == "both" and points[0][3].realism is not None:  # the same files, the decoder that draws texture
+    if args.decoder == "both" and points[0][3].realism is not None:  # the same files, the decoder that adds detail back
         rows[f"DiT-IC {args.model}, realism decoder"] = [
             panel(f"realism, {name}", data, codec.decompress(data, decoder="realism")) for name, _, data, codec in points]
     beside = []
@@ -219,8 +219,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     span = (f"; rate {measured[0][0]:.3f} to {measured[len(points) - 1][0]:.3f} bpp, PSNR {measured[0][1]:.1f} to "
             f"{measured[len(points) - 1][1]:.1f} dB" if len(points) > 1 else "")
     caption = (f"Look at {what}. Left to right: more bytes (q < 1: a finer quantisation step of y at the highest "
-               f"rate point){span}." + (" The realism decoder's row decodes the same files: it draws texture where "
-                                        "the other blurs, and pays in PSNR." if len(rows) > 1 else ""))
+               f"rate point){span}." + (" The realism decoder's row decodes the same files: it adds a fine grain where "
+                                        "the other blurs, and pays a little PSNR." if len(rows) > 1 else ""))
     title = f"{args.model} DiT-IC on {photo.name}: magnified crops of the yellow square"
     fig = zoom_rows(image, rows, box, title, caption, beside=beside)
     figure.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +253,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("input"), p.add_argument("output")
     p.add_argument("--steps", type=int, default=1, help="Euler steps of the flow (1 = one-step)")
     p.add_argument("--decoder", default="fidelity", choices=["fidelity", "realism"],
-                   help="realism: the same file, decoded by the decoder that draws texture (default: %(default)s)")
+                   help="realism: the same file, decoded by the decoder that adds fine detail back (default: %(default)s)")
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="print the header of a .ditic file")
