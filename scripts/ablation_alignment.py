@@ -42,7 +42,7 @@ import torch  # noqa: E402
 
 from ditic_lite import align  # noqa: E402
 from ditic_lite.codec import Codec  # noqa: E402
-from ditic_lite.config import DiTICConfig, tiny_config  # noqa: E402
+from ditic_lite.config import DiTICConfig  # noqa: E402
 from ditic_lite.images import to_pil  # noqa: E402
 from ditic_lite.metrics import bits_per_pixel, ms_ssim, psnr  # noqa: E402
 from ditic_lite.training.runs import RunFolder  # noqa: E402
@@ -62,13 +62,14 @@ OUT_CSV = ROOT / "data" / "ablations" / "alignment.csv"
 def prepare_runs(recipe_runs: Path, variant_runs: Path, variant: str) -> DiTICConfig:
     """Link the recipe's ae/dit weights and cache into ``variant_runs``, copy its codec stage (the
     variant trains it further) and write the changed config."""
-    files = [("ae", "model.safetensors", True), ("dit", "model.safetensors", True),
-             ("codec", "model.safetensors", False), ("codec", "stage.safetensors", False)]
-    for stage, name, link in files:
-        src = recipe_runs / stage / name
+    recipe, variant_folder = RunFolder(recipe_runs), RunFolder(variant_runs)
+    files = [(RunFolder.weights, "ae", True), (RunFolder.weights, "dit", True),
+             (RunFolder.weights, "codec", False), (RunFolder.own_tensors, "codec", False)]
+    for path_of, stage, link in files:
+        src = path_of(recipe, stage)
         if not src.exists():
             raise SystemExit(f"{src} not found: train the codec first (ditic-lite train ae / cache / dit / codec)")
-        dst = variant_runs / stage / name
+        dst = path_of(variant_folder, stage)
         dst.parent.mkdir(parents=True, exist_ok=True)
         if dst.exists():
             continue
@@ -78,15 +79,13 @@ def prepare_runs(recipe_runs: Path, variant_runs: Path, variant: str) -> DiTICCo
             os.symlink(src.resolve(), dst)
         except OSError:
             shutil.copy(src, dst)
-    cache = variant_runs / "cache"
-    if not cache.exists():
-        os.symlink((recipe_runs / "cache").resolve(), cache, target_is_directory=True)
-    cfg_path = recipe_runs / "config.json"
-    cfg = DiTICConfig.load(cfg_path) if cfg_path.exists() else tiny_config()
+    if not variant_folder.cache.exists():
+        os.symlink(recipe.cache.resolve(), variant_folder.cache, target_is_directory=True)
+    cfg = recipe.config()
     distill, cond = VARIANTS[variant]
     cfg.align.distill_weight *= distill
     cfg.align.contrastive_weight *= cond
-    cfg.save(variant_runs / "config.json")
+    cfg.save(variant_folder.config_file)
     return cfg
 
 

@@ -32,6 +32,9 @@ from ..checkpoints import read_safetensors, write_safetensors
 from ..images import load_image
 from .data import VALIDATION, read_captions
 
+ENCODER_FILE = "encoder.safetensors"  # the frozen encoder, in the cache folder
+INDEX_FILE = "index.json"  # what the cache holds
+
 ENCODER_PREFIXES = ("vae.encoder.", "aux_codec.")
 CACHE_SIDES = (1024, 768)  # longer side of each view (the photos are stored at <= 1600 px)
 MIN_SIDE = 512  # a view whose shorter side would fall below this is not cached
@@ -114,18 +117,18 @@ def build_cache(model: torch.nn.Module, data: Path, cache: Path, sides: tuple[in
             views.append({"photo": rel, "caption": caption_index, "scale": scale, "flip": flip,
                           "latent_shape": list(latent.shape[1:])})
     cache.mkdir(parents=True, exist_ok=True)
-    write_safetensors(rounded, cache / "encoder.safetensors")
+    write_safetensors(rounded, cache / ENCODER_FILE)
     write_safetensors(tensors, cache / "latents.safetensors")
     index = {"encoder_sha256": digest, "scaling_factor": float(model.vae.config.scaling_factor),
              "photos": len(rows), "sides": list(sides), "views": views,
              "note": "latents stored as float16; the encoder's values are float16-exact"}
-    (cache / "index.json").write_text(json.dumps(index, indent=1))
+    (cache / INDEX_FILE).write_text(json.dumps(index, indent=1))
     return index
 
 
 def read_index(cache: Path) -> dict[str, Any]:
     """The cache's ``index.json``; a clear error when the cache was never built."""
-    path = cache / "index.json"
+    path = cache / INDEX_FILE
     if not path.exists():
         raise FileNotFoundError(f"no latent cache in {cache}: run `ditic-lite train cache` first")
     return json.loads(path.read_text())

@@ -30,7 +30,7 @@ def run_recipe(recipe: tuple[Phase, ...], runs: Path, data: Path, minutes: float
     for phase in recipe:
         tic = time.time()
         if phase.stage == "cache":
-            if not (folder.cache / "index.json").exists():
+            if not folder.cache_index.exists():
                 make_cache(runs, data)
             continue
         done[phase.stage] = done.get(phase.stage, folder.step(phase.stage) if on_top else 0) + phase.steps
@@ -65,8 +65,8 @@ def train_gpu(out: Path, data: Path, minutes: float = 5.0, toy: bool = False) ->
     runs = out / "runs"
     seed_runs(runs)
     bundled = data / "captions.safetensors"  # caption embeddings computed elsewhere (scripts/gpu_bundle.py)
-    if bundled.exists() and not (runs / "captions.safetensors").exists():
-        (runs / "captions.safetensors").write_bytes(bundled.read_bytes())
+    if bundled.exists() and not RunFolder(runs).captions_file.exists():
+        RunFolder(runs).captions_file.write_bytes(bundled.read_bytes())
     recipe = toy_recipe(gpu_recipe()) if toy else gpu_recipe()
     ran = run_recipe(recipe, runs, data, minutes=minutes, on_top=True)
     train_minutes = (time.time() - tic) / 60

@@ -29,6 +29,7 @@ import torch
 from ..checkpoints import load_into, read_safetensors
 from ..config import DiTICConfig, tiny_config
 from ..model import DiTIC
+from .latent_cache import ENCODER_FILE, INDEX_FILE
 
 
 def hardware() -> str:
@@ -72,7 +73,11 @@ class RunFolder:
     @property
     def frozen_encoder(self) -> Path:
         """The frozen encoder, written with the latent cache (and by :func:`.export.seed_runs`)."""
-        return self.cache / "encoder.safetensors"
+        return self.cache / ENCODER_FILE
+
+    @property
+    def cache_index(self) -> Path:
+        return self.cache / INDEX_FILE
 
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
