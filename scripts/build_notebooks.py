@@ -1669,9 +1669,11 @@ dl.claims.takeaways(verdicts)"""),
     md("""
 **What to look for by eye.** On the magnified crops: does the texture follow the grass, leaves
 and fur of the original, or does it lie on the image like a screen? Is the sky still clean?
-Where the realism decoder draws detail, the detail is *invented*: it has the look of the
-original's, not its exact lines. That is the trade-off, and why a generative codec is judged with
-perceptual measures (LPIPS, DISTS, FID; notebook 05) and not with PSNR alone.
+Where the realism decoder draws detail, the detail is *invented*: it is not the original's lines.
+This small head draws a fine grain; a large generative decoder (HiFiC, DiT-IC's diffusion
+decoder) aims at texture of the right kind. Either way, that is the trade-off, and why a
+generative codec is judged with perceptual measures (LPIPS, DISTS, FID; notebook 05) and not
+with PSNR alone.
 """),
 ] + your_turn(
     exercise(1, "a higher rate point", """
