@@ -103,15 +103,6 @@ class TrainArgs:
     cpu: bool = setting(False, "train on the CPU even if a GPU is present", run=True)
 
 
-    @property
-    def run_dir(self) -> Path:
-        return self.runs / self.stage
-
-    @property
-    def cache(self) -> Path:
-        """The latent cache of the runs folder (``ditic-lite train cache`` writes it)."""
-        return self.runs / "cache"
-
     def trained_settings(self) -> dict[str, Any]:
         """What the run trains with (every field but where and how long): recorded in each run's record."""
         how = {f.name for f in fields(TrainArgs) if f.metadata["run"]}

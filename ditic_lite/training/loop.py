@@ -82,8 +82,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     ddp = DistributedDataParallelKwargs(find_unused_parameters=STAGE_STEPS[args.stage].trained_part is None)
     accelerator = Accelerator(cpu=args.cpu or not torch.cuda.is_available(), kwargs_handlers=[ddp])
     seed_everything(args.seed + accelerator.process_index)
-    run_dir = args.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.stage_dir(args.stage).mkdir(parents=True, exist_ok=True)
     images, captions = load_training_set(args.data)
     cap_emb = caption_embeddings(captions, runs.captions_file) if args.stage != "ae" else None
 
@@ -91,7 +90,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     params = set_trainable(model, args.stage, freeze_encoder)
     uses_cache = STAGE_STEPS[args.stage].uses_cache
     if uses_cache:  # refuses a cache made by another encoder
-        check_cache(args.cache, model_encoder_digest(model))
+        check_cache(runs.cache, model_encoder_digest(model))
     state_dir, progress_file = runs.state_dir(args.stage), runs.progress_file(args.stage)
     progress = json.loads(progress_file.read_text()) if progress_file.exists() else {}
     # a saved state holds the optimiser of the parameters trained then: once the encoder froze, the
@@ -108,7 +107,7 @@ def train(args: TrainArgs) -> dict[str, Any]:
     params = params + stage.ema_parameters()
 
     if uses_cache:
-        dataset = LatentCropDataset(args.cache, args.crop)
+        dataset = LatentCropDataset(runs.cache, args.crop)
     else:
         dataset = CropDataset(images, args.crop, length=10**9, colour_augment=args.colour_augment)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
