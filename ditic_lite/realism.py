@@ -45,14 +45,18 @@ class TextureHead(nn.Module):
     ``r = smooth + gate * conv(noise)``:
 
     a smooth correction plus filtered noise whose strength the features set at every pixel (no
-    texture on a clear sky, much in grass). The output convolutions start at zero, so an untrained
-    head returns the fidelity image.
+    texture on a clear sky, much in grass). With ``sharpen=True`` a third term,
+    ``+ gain * conv(image)``, lets the head also strengthen the detail the fidelity image already
+    shows (blurred edges, faint texture) at full size, with a gain the features set per pixel. The
+    output convolutions start at zero, so an untrained head returns the fidelity image.
     """
 
     def __init__(self, latent_channels: int = 32, width: int = 32, noise_channels: int = 4,
-                 blocks: int = 4) -> None:
+                 blocks: int = 4, sharpen: bool = False) -> None:
         super().__init__()
         self.arch = dict(width=width, noise_channels=noise_channels, blocks=blocks)  # recorded in the card
+        if sharpen:
+            self.arch["sharpen"] = True
         self.noise_channels = noise_channels
         self.inp = nn.Conv2d(3 * FOLD * FOLD + 2 * latent_channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1),
@@ -61,7 +65,11 @@ class TextureHead(nn.Module):
         self.smooth = nn.Conv2d(width, 3, 3, padding=1)  # the smooth correction
         self.gate = nn.Conv2d(width, 3, 1)  # the texture's strength per pixel and colour
         self.texture = nn.Conv2d(noise_channels, 3, 3, padding=1)  # the texture's look (filtered noise)
-        for conv in (self.smooth, self.gate):
+        self.sharpen = sharpen
+        if sharpen:
+            self.gain = nn.Conv2d(width, 3, 1)  # how much of the image's own detail to add, per pixel
+            self.detail = nn.Conv2d(3, 3, 3, padding=1, bias=False)  # the image's detail at full size
+        for conv in (self.smooth, self.gate, *((self.gain,) if sharpen else ())):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
@@ -74,9 +82,10 @@ class TextureHead(nn.Module):
         for block in self.blocks:
             h = h + block(h)
         h = F.leaky_relu(h, 0.2)
-        smooth, gate = (F.interpolate(conv(h), scale_factor=FOLD, mode="bilinear", align_corners=False)
-                        for conv in (self.smooth, self.gate))
-        residual = smooth + gate * self.texture(noise)
+        up = lambda conv: F.interpolate(conv(h), scale_factor=FOLD, mode="bilinear", align_corners=False)
+        residual = up(self.smooth) + up(self.gate) * self.texture(noise)
+        if self.sharpen:
+            residual = residual + up(self.gain) * self.detail(image * 2 - 1)
         return (image + 0.5 * residual).clamp(0, 1)
 
     def noise_for(self, image: torch.Tensor, seed: int | None = NOISE_SEED) -> torch.Tensor:

@@ -68,6 +68,7 @@ class RealismConfig(CodedCropsConfig):
     energy_weight: float = setting(0.0, "weight of matching the original's fine-detail energy block by block (0: off)")
     overdraw_weight: float = setting(1.0, "energy term: what a block with more detail than the original's costs, "
                                           "against one with less (1: the same)")
+    sharpen: bool = setting(False, "the head may also strengthen the fidelity image's own detail (TextureHead's sharpen)")
 
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
@@ -95,9 +96,9 @@ class RealismStep(AdversarialStep):
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
                  quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
-                 energy_weight: float = 0.0, overdraw_weight: float = 1.0) -> None:
+                 energy_weight: float = 0.0, overdraw_weight: float = 1.0, sharpen: bool = False) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
-        self.model, self.extra = model, self.extra_modules(model.config)
+        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen)
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
         model.eval()  # every part of the model is frozen, with the rounding of real files
         self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
@@ -112,7 +113,7 @@ class RealismStep(AdversarialStep):
         return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight, energy_weight=args.energy_weight,
-                    overdraw_weight=args.overdraw_weight)
+                    overdraw_weight=args.overdraw_weight, sharpen=args.sharpen)
 
     @classmethod
     def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
@@ -123,8 +124,8 @@ class RealismStep(AdversarialStep):
         model.merge_lora()  # the fidelity decoder, all of it frozen
 
     @classmethod
-    def extra_modules(cls, config: DiTICConfig) -> nn.ModuleDict:
-        return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"]),
+    def extra_modules(cls, config: DiTICConfig, sharpen: bool = False) -> nn.ModuleDict:
+        return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"], sharpen=sharpen),
                               **{f"disc{s}": PatchDiscriminator() for s in SCALES}})
 
     def ema_parameters(self) -> list[nn.Parameter]:
@@ -199,7 +200,8 @@ def trained_head(runs: Path) -> TextureHead:
     path = folder.own_tensors("realism")
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
-    head = RealismStep.extra_modules(folder.config())["head"]
+    sharpen = folder.summary("realism")["runs"][-1].get("sharpen", False)
+    head = RealismStep.extra_modules(folder.config(), sharpen=sharpen)["head"]
     head.load_state_dict(read_safetensors(path))
     return head.eval().requires_grad_(False)
 
