@@ -11,7 +11,7 @@ from ditic_lite.training import recipe
 from ditic_lite.training.stages import STAGE_CONFIGS
 
 SHIPPED_STAGES = {"ae": "tiny/base", "dit": "tiny/base", "codec": "tiny/shared", "tune": "tiny/shared",
-                  "mse": "mse/shared"}
+                  "mse": "mse/shared", "realism": "tiny/realism"}
 
 
 def test_the_phases_add_up_to_the_steps_of_the_shipped_cards():

@@ -16,6 +16,7 @@ from .export import export, seed_runs
 from .loop import make_cache, train
 from .recipe import RECIPE, Phase, gpu_recipe, phase_args, toy_recipe
 from .runs import RunFolder, hardware
+from .stages.realism import export_realism
 
 
 def run_recipe(recipe: tuple[Phase, ...], runs: Path, data: Path, minutes: float | None = None,
@@ -55,7 +56,16 @@ def train_all(runs: Path, data: Path, seed: int = 0, cpu: bool = False, toy: boo
         seed_runs(runs)
     run_recipe(recipe, runs, data, minutes=minutes, on_top=from_shipped, seed=seed, cpu=cpu)
     out = out or (runs / "checkpoints" if toy else zoo.CHECKPOINT_DIR)
-    return export(runs, out=out, data=data, recipe=recipe)
+    return export_all(runs, out, data, recipe)
+
+
+def export_all(runs: Path, out: Path, data: Path, recipe: tuple[Phase, ...]) -> list[dict[str, Any]]:
+    """Export the codecs (:func:`.export.export`) and, where the recipe trained one, the realism
+    decoder's head (:func:`.stages.realism.export_realism`): their cards, the head's last."""
+    cards = export(runs, out=out, data=data, recipe=recipe)
+    if any(p.stage == "realism" for p in recipe) and RunFolder(runs).own_tensors("realism").exists():
+        cards.append(export_realism(runs, out=out, data=data))
+    return cards
 
 
 def train_gpu(out: Path, data: Path, minutes: float = 5.0, toy: bool = False) -> dict[str, Any]:
@@ -70,11 +80,11 @@ def train_gpu(out: Path, data: Path, minutes: float = 5.0, toy: bool = False) ->
     recipe = toy_recipe(gpu_recipe()) if toy else gpu_recipe()
     ran = run_recipe(recipe, runs, data, minutes=minutes, on_top=True)
     train_minutes = (time.time() - tic) / 60
-    cards = export(runs, out=out / "checkpoints", data=data, recipe=recipe)
+    cards = export_all(runs, out / "checkpoints", data, recipe)
     summary = {"hardware": hardware(), "plan_minutes": minutes, "train_minutes": train_minutes,
                "total_minutes": (time.time() - tic) / 60,
                "phases": [{k: s[k] for k in ("phase", "stage", "steps", "minutes_this_run", "final_losses")}
                           for s in ran],
-               "validation": [{"model": c["model"], "rate": c["rate"], **c.get("validation", {})} for c in cards]}
+               "validation": [{"model": c["model"], "rate": c.get("rate"), "validation": c.get("validation")} for c in cards]}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -10,7 +10,8 @@ records (``ditic_lite/checkpoints/*/*.json``) are where each number comes from; 
     ditic-lite train all                  # run it, phase by phase, resumable; then export (.pipeline)
     ditic-lite train all --toy --runs DIR # every phase at toy size on the kit's own photos (minutes)
 
-The realism decoder (stage ``realism``) is not in the recipe: no head has shipped yet (issue 32).
+The last phase trains the realism decoder's texture head (a second decoder of the same files) on
+the finished DiT-IC; ``data/results/realism_experiments.csv`` says which other settings were tried.
 """
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ RECIPE: tuple[Phase, ...] = (
     Phase("pixel tune", "tune", 2_501),
     Phase("pixel tune, stronger discriminator", "tune", 2_294, dict(adversarial_weight=1.0),
           note="a run at 0.5 beside it reached 5,351 steps; 1.0 kept more detail, so it shipped"),
+    Phase("realism decoder", "realism", 1_787, dict(adversarial_weight=0.0, energy_weight=0.01, overdraw_weight=3.0),
+          note="the texture head alone on the frozen DiT-IC: fine-detail energy matched block by block, "
+               "overdrawing a block costs 3x underdrawing it; no discriminator"),
 )
 
 # A toy run goes through every phase on a CPU in minutes: a few steps each, batch 1, the smallest
@@ -63,7 +67,8 @@ RECIPE: tuple[Phase, ...] = (
 TOY_STEPS = 2
 TOY_SETTINGS = {"ae": dict(batch_size=1, crop=64), "dit": dict(batch_size=1, crop=8),
                 "codec": dict(batch_size=1, crop=8), "mse": dict(batch_size=1, crop=8),
-                "tune": dict(batch_size=1, crop=256), "decoded": dict(batch_size=1, crop=256)}
+                "tune": dict(batch_size=1, crop=256), "decoded": dict(batch_size=1, crop=256),
+                "realism": dict(batch_size=1, crop=256)}
 # On one GPU (scripts/train_gpu.sh) the recipe continues from the shipped checkpoints: each phase
 # again, with GPU_BATCH_SCALE times the batch for GPU_BATCH_SCALE times fewer steps (the same crops
 # seen), time-boxed to a share of the minutes given that follows its steps.
@@ -122,10 +127,10 @@ def plan_table(recipe: tuple[Phase, ...] = RECIPE) -> list[dict[str, Any]]:
 
 def format_plan(recipe: tuple[Phase, ...] = RECIPE) -> str:
     """The recipe as a readable table (``ditic-lite train plan``)."""
-    lines = [f"{'#':>2}  {'phase':<38} {'stage':<6} {'steps':>7} {'to':>7}  settings over the stage's defaults"]
+    lines = [f"{'#':>2}  {'phase':<38} {'stage':<7} {'steps':>7} {'to':>7}  settings over the stage's defaults"]
     for i, row in enumerate(plan_table(recipe), 1):
         settings = ", ".join(f"{k}={v}" for k, v in row["settings"].items()) or "-"
         to = row["stage_steps_after"] if row["stage_steps_after"] is not None else ""
-        lines.append(f"{i:>2}  {row['phase']:<38} {row['stage']:<6} {row['steps']:>7,} {to:>7}  {settings}")
+        lines.append(f"{i:>2}  {row['phase']:<38} {row['stage']:<7} {row['steps']:>7,} {to:>7}  {settings}")
     totals = ", ".join(f"{stage} {steps:,}" for stage, steps in steps_per_stage(recipe).items())
     return "\n".join([*lines, f"steps per stage: {totals}", f"recipe sha256: {recipe_hash(recipe)[:16]}"])
