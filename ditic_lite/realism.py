@@ -32,6 +32,18 @@ import torch.nn.functional as F
 REALISM_FILE = "realism.safetensors"  # beside the tiny tier's shared weights
 NOISE_SEED = 0  # decoding draws the head's noise with this seed: the same file gives the same image
 FOLD = 4  # the head's grid: 1/4 of the image side
+DETAIL_WINDOW = 7  # local_detail's window (pixels)
+DETAIL_SCALE = 100.0  # local_detail's scale: 0.3 to 1 in the textured places of a decoded photo
+
+
+def local_detail(image: torch.Tensor) -> torch.Tensor:
+    """The fine-detail amplitude of ``image`` (N, 3, H, W in [0, 1]) around each pixel, (N, 1, H, W):
+    the RMS of its luma minus a 3x3 mean over a :data:`DETAIL_WINDOW` window, times
+    :data:`DETAIL_SCALE`. Zero on a flat patch, larger where edges and texture are."""
+    luma = (image * image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    high = luma - F.avg_pool2d(luma, 3, stride=1, padding=1, count_include_pad=False)
+    power = F.avg_pool2d(high ** 2, DETAIL_WINDOW, stride=1, padding=DETAIL_WINDOW // 2, count_include_pad=False)
+    return DETAIL_SCALE * (power + 1e-8).sqrt()
 
 
 class TextureHead(nn.Module):
@@ -47,16 +59,19 @@ class TextureHead(nn.Module):
     a smooth correction plus filtered noise whose strength the features set at every pixel (no
     texture on a clear sky, much in grass). With ``sharpen=True`` a third term,
     ``+ gain * conv(image)``, lets the head also strengthen the detail the fidelity image already
-    shows (blurred edges, faint texture) at full size, with a gain the features set per pixel. The
-    output convolutions start at zero, so an untrained head returns the fidelity image.
+    shows (blurred edges, faint texture) at full size, with a gain the features set per pixel. With
+    ``follow_detail=True`` the noise's strength is also multiplied by the fidelity image's own local
+    detail (:func:`local_detail`): texture goes where the decoded image already has some, more where
+    it has more, and none on a flat sky. The output convolutions start at zero, so an untrained head
+    returns the fidelity image.
     """
 
     def __init__(self, latent_channels: int = 32, width: int = 32, noise_channels: int = 4,
-                 blocks: int = 4, sharpen: bool = False) -> None:
+                 blocks: int = 4, sharpen: bool = False, follow_detail: bool = False) -> None:
         super().__init__()
         self.arch = dict(width=width, noise_channels=noise_channels, blocks=blocks)  # recorded in the card
-        if sharpen:
-            self.arch["sharpen"] = True
+        self.arch.update({name: True for name, on in (("sharpen", sharpen), ("follow_detail", follow_detail)) if on})
+        self.follow_detail = follow_detail
         self.noise_channels = noise_channels
         self.inp = nn.Conv2d(3 * FOLD * FOLD + 2 * latent_channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1),
@@ -83,7 +98,8 @@ class TextureHead(nn.Module):
             h = h + block(h)
         h = F.leaky_relu(h, 0.2)
         up = lambda conv: F.interpolate(conv(h), scale_factor=FOLD, mode="bilinear", align_corners=False)
-        residual = up(self.smooth) + up(self.gate) * self.texture(noise)
+        texture = self.texture(noise) * (local_detail(image) if self.follow_detail else 1.0)
+        residual = up(self.smooth) + up(self.gate) * texture
         if self.sharpen:
             residual = residual + up(self.gain) * self.detail(image * 2 - 1)
         return (image + 0.5 * residual).clamp(0, 1)

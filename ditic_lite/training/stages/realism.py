@@ -69,6 +69,8 @@ class RealismConfig(CodedCropsConfig):
     overdraw_weight: float = setting(1.0, "energy term: what a block with more detail than the original's costs, "
                                           "against one with less (1: the same)")
     sharpen: bool = setting(False, "the head may also strengthen the fidelity image's own detail (TextureHead's sharpen)")
+    follow_detail: bool = setting(False, "the noise's strength follows the fidelity image's own local detail "
+                                         "(TextureHead's follow_detail)")
 
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
@@ -96,9 +98,10 @@ class RealismStep(AdversarialStep):
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
                  quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
-                 energy_weight: float = 0.0, overdraw_weight: float = 1.0, sharpen: bool = False) -> None:
+                 energy_weight: float = 0.0, overdraw_weight: float = 1.0, sharpen: bool = False,
+                 follow_detail: bool = False) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
-        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen)
+        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen, follow_detail=follow_detail)
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
         model.eval()  # every part of the model is frozen, with the rounding of real files
         self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
@@ -113,7 +116,8 @@ class RealismStep(AdversarialStep):
         return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight, energy_weight=args.energy_weight,
-                    overdraw_weight=args.overdraw_weight, sharpen=args.sharpen)
+                    overdraw_weight=args.overdraw_weight, sharpen=args.sharpen,
+                    follow_detail=args.follow_detail)
 
     @classmethod
     def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
@@ -124,8 +128,8 @@ class RealismStep(AdversarialStep):
         model.merge_lora()  # the fidelity decoder, all of it frozen
 
     @classmethod
-    def extra_modules(cls, config: DiTICConfig, sharpen: bool = False) -> nn.ModuleDict:
-        return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"], sharpen=sharpen),
+    def extra_modules(cls, config: DiTICConfig, **head: bool) -> nn.ModuleDict:
+        return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"], **head),
                               **{f"disc{s}": PatchDiscriminator() for s in SCALES}})
 
     def ema_parameters(self) -> list[nn.Parameter]:
@@ -200,8 +204,9 @@ def trained_head(runs: Path) -> TextureHead:
     path = folder.own_tensors("realism")
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
-    sharpen = folder.summary("realism")["runs"][-1].get("sharpen", False)
-    head = RealismStep.extra_modules(folder.config(), sharpen=sharpen)["head"]
+    record = folder.summary("realism")["runs"][-1]
+    options = {name: record.get(name, False) for name in ("sharpen", "follow_detail")}
+    head = RealismStep.extra_modules(folder.config(), **options)["head"]
     head.load_state_dict(read_safetensors(path))
     return head.eval().requires_grad_(False)
 
