@@ -41,6 +41,21 @@ def test_an_untrained_head_returns_the_fidelity_image_and_noise_is_seeded():
     assert not torch.equal(head.noise_for(image, seed=None), head.noise_for(image, seed=None))
 
 
+def test_a_head_that_follows_detail_draws_nothing_on_flat_ground():
+    from ditic_lite.realism import local_detail
+
+    image = torch.from_numpy(np.asarray(_textured(), np.float32) / 255).permute(2, 0, 1)[None]
+    detail = local_detail(image)[0, 0]
+    assert float(detail[:, 70:].max()) < 0.02 < 1.0 < float(detail[:, :50].min())  # flat right, textured left
+    head = TextureHead(follow_detail=True)
+    torch.nn.init.normal_(head.gate.weight, std=0.5)
+    y_hat, sigma_map = torch.randn(1, 32, 3, 4), torch.rand(1, 32, 3, 4)
+    out = head(image, y_hat, sigma_map, head.noise_for(image)) - image
+    assert head.arch == dict(width=32, noise_channels=4, blocks=4, follow_detail=True)  # what the card records
+    # the smooth correction starts at zero: what is drawn is texture, on the textured half only
+    assert float(out[..., 72:].abs().mean()) < 0.02 * float(out[..., :56].abs().mean())
+
+
 def test_same_bytes_two_decoders(sample_paths):
     codec = dl.load("tiny", rate=0)
     if codec.realism is None:  # before the first realism head ships: a random one shows the path
