@@ -62,16 +62,20 @@ class TextureHead(nn.Module):
     shows (blurred edges, faint texture) at full size, with a gain the features set per pixel. With
     ``follow_detail=True`` the noise's strength is also multiplied by the fidelity image's own local
     detail (:func:`local_detail`): texture goes where the decoded image already has some, more where
-    it has more, and none on a flat sky. The output convolutions start at zero, so an untrained head
+    it has more, and none on a flat sky (``detail_power=2``: in proportion to its square, which
+    favours the most textured places more). The output convolutions start at zero, so an untrained head
     returns the fidelity image.
     """
 
     def __init__(self, latent_channels: int = 32, width: int = 32, noise_channels: int = 4,
-                 blocks: int = 4, sharpen: bool = False, follow_detail: bool = False) -> None:
+                 blocks: int = 4, sharpen: bool = False, follow_detail: bool = False,
+                 detail_power: int = 1) -> None:
         super().__init__()
         self.arch = dict(width=width, noise_channels=noise_channels, blocks=blocks)  # recorded in the card
         self.arch.update({name: True for name, on in (("sharpen", sharpen), ("follow_detail", follow_detail)) if on})
-        self.follow_detail = follow_detail
+        if follow_detail and detail_power != 1:
+            self.arch["detail_power"] = detail_power
+        self.follow_detail, self.detail_power = follow_detail, detail_power
         self.noise_channels = noise_channels
         self.inp = nn.Conv2d(3 * FOLD * FOLD + 2 * latent_channels, width, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(width, width, 3, padding=1),
@@ -98,7 +102,7 @@ class TextureHead(nn.Module):
             h = h + block(h)
         h = F.leaky_relu(h, 0.2)
         up = lambda conv: F.interpolate(conv(h), scale_factor=FOLD, mode="bilinear", align_corners=False)
-        texture = self.texture(noise) * (local_detail(image) if self.follow_detail else 1.0)
+        texture = self.texture(noise) * (local_detail(image) ** self.detail_power if self.follow_detail else 1.0)
         residual = up(self.smooth) + up(self.gate) * texture
         if self.sharpen:
             residual = residual + up(self.gain) * self.detail(image * 2 - 1)

@@ -71,6 +71,7 @@ class RealismConfig(CodedCropsConfig):
     sharpen: bool = setting(False, "the head may also strengthen the fidelity image's own detail (TextureHead's sharpen)")
     follow_detail: bool = setting(False, "the noise's strength follows the fidelity image's own local detail "
                                          "(TextureHead's follow_detail)")
+    detail_power: int = setting(1, "with --follow-detail: the noise's strength follows this power of the local detail")
 
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
@@ -99,9 +100,10 @@ class RealismStep(AdversarialStep):
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
                  quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
                  energy_weight: float = 0.0, overdraw_weight: float = 1.0, sharpen: bool = False,
-                 follow_detail: bool = False) -> None:
+                 follow_detail: bool = False, detail_power: int = 1) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
-        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen, follow_detail=follow_detail)
+        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen, follow_detail=follow_detail,
+                                                            detail_power=detail_power)
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
         model.eval()  # every part of the model is frozen, with the rounding of real files
         self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
@@ -117,7 +119,7 @@ class RealismStep(AdversarialStep):
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight, energy_weight=args.energy_weight,
                     overdraw_weight=args.overdraw_weight, sharpen=args.sharpen,
-                    follow_detail=args.follow_detail)
+                    follow_detail=args.follow_detail, detail_power=args.detail_power)
 
     @classmethod
     def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
@@ -128,7 +130,7 @@ class RealismStep(AdversarialStep):
         model.merge_lora()  # the fidelity decoder, all of it frozen
 
     @classmethod
-    def extra_modules(cls, config: DiTICConfig, **head: bool) -> nn.ModuleDict:
+    def extra_modules(cls, config: DiTICConfig, **head: Any) -> nn.ModuleDict:
         return nn.ModuleDict({"head": TextureHead(latent_channels=config.vae["latent_channels"], **head),
                               **{f"disc{s}": PatchDiscriminator() for s in SCALES}})
 
@@ -205,7 +207,7 @@ def trained_head(runs: Path) -> TextureHead:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
     record = folder.summary("realism")["runs"][-1]
-    options = {name: record.get(name, False) for name in ("sharpen", "follow_detail")}
+    options = {name: record[name] for name in ("sharpen", "follow_detail", "detail_power") if name in record}
     head = RealismStep.extra_modules(folder.config(), **options)["head"]
     head.load_state_dict(read_safetensors(path))
     return head.eval().requires_grad_(False)
