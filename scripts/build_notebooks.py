@@ -1634,10 +1634,12 @@ table[["decoder", "bytes", "psnr", "ms_ssim", "detail_ratio", "block_correlation
     md("""
 ## The trade-off
 
-How much texture a head draws is set in training, by the weights of its loss terms. Heads trained
-with different weights were measured on the six held-out photos when the shipped one was made
-(the same files for every decoder); the measurements travel in its model card. Each point is one
-decoder: up = more detail, right = higher PSNR.
+How much texture a head draws is set in training: by the weight of a discriminator (the earlier
+"v2" heads, adversarial weight 0, 0.003 and 0.01), by how much drawing *more* detail than the
+original costs against drawing less (the "overdraw" weight), and by whether the noise follows the
+detail the decoded image already has ("follows detail"). All these heads were measured on the six
+held-out photos (the same files for every decoder); the measurements travel in the shipped head's
+model card. Each point is one decoder: up = more detail, right = higher PSNR.
 """),
     code("""
 curve = dl.evaluate.tradeoff(codec)

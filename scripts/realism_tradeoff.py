@@ -7,6 +7,13 @@ Each ``--run LABEL=RUNS`` is a runs folder whose ``realism`` stage trained a hea
 are read from the run's record). Every head decodes the same files as the fidelity decoder (rate
 points 0 and 3). Writes one row per photo, rate point and decoder, prints the medians, and (``--card``) records
 the medians in the shipped realism decoder's card, where notebook 08 reads them.
+
+``--table CSV`` measures nothing: it reads a table written before (the committed one holds every
+head tried, also heads whose runs are gone), and ``--keep TEXT`` (repeat) puts only the decoders
+whose label contains one of the texts in the card (the fidelity decoder always):
+
+    python scripts/realism_tradeoff.py --table data/results/realism_tradeoff.csv \
+        --card ditic_lite/checkpoints/tiny/realism.json --keep "v2 head" --keep shipped --keep "1.5" --keep "follows"
 """
 from __future__ import annotations
 
@@ -19,27 +26,37 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ditic_lite.training.stages.realism import tradeoff_table  # noqa: E402
 from ditic_lite.evaluate import tradeoff_summary  # noqa: E402
+import pandas as pd  # noqa: E402
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("runs/data"), help="folder with the held-out photos")
-    p.add_argument("--run", action="append", required=True, help="LABEL=RUNS (repeat)")
+    p.add_argument("--run", action="append", default=[], help="LABEL=RUNS (repeat)")
+    p.add_argument("--table", type=Path, help="read this per-photo table instead of measuring")
+    p.add_argument("--keep", action="append", default=[], help="with --card: only decoders whose label has this text")
     p.add_argument("--rates", default="0,3")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "results" / "realism_tradeoff.csv")
     p.add_argument("--card", type=Path, help="the realism card (JSON) to record the medians in")
     a = p.parse_args()
-    runs = {label: Path(d) for label, d in (r.split("=", 1) for r in a.run)}
-    table = tradeoff_table(runs, a.data, rates=[int(r) for r in a.rates.split(",")])
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(a.out, index=False)
+    if a.table:
+        table = pd.read_csv(a.table)
+    elif a.run:
+        runs = {label: Path(d) for label, d in (r.split("=", 1) for r in a.run)}
+        table = tradeoff_table(runs, a.data, rates=[int(r) for r in a.rates.split(",")])
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(a.out, index=False)
+    else:
+        p.error("give --run LABEL=RUNS (measure) or --table CSV (read)")
+    if a.keep:
+        table = table[(table["decoder"] == "fidelity") | table["decoder"].apply(lambda d: any(k in d for k in a.keep))]
     summary = tradeoff_summary(table)
     print(summary.round(4).to_string(index=False))
     if a.card:
         card = json.loads(a.card.read_text())
         card["tradeoff"] = summary.to_dict(orient="records")
         card["tradeoff_note"] = (f"medians over {table['image'].nunique()} held-out photos, the same files for every "
-                                 f"decoder; per photo in data/results/{a.out.name}")
+                                 f"decoder; per photo in data/results/{(a.table or a.out).name}")
         a.card.write_text(json.dumps(card, indent=1))
     return 0
 
