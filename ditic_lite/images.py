@@ -25,6 +25,13 @@ ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
                Image.DecompressionBombError)
 ALPHA_NOTE = "transparent pixels composited on white (the codec codes RGB only)"
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # brightness from R, G, B (ITU-R BT.601), for every detail measure
+
+
+def luma(images: torch.Tensor) -> torch.Tensor:
+    """The brightness (:data:`LUMA_WEIGHTS`) of a batch of RGB images (N, 3, H, W) -> (N, 1, H, W)."""
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=images.dtype, device=images.device)
+    return (images * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 class ImageError(ValueError):

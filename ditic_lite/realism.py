@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .images import luma
+
 REALISM_FILE = "realism.safetensors"  # beside the tiny tier's shared weights
 NOISE_SEED = 0  # decoding draws the head's noise with this seed: the same file gives the same image
 FOLD = 4  # the head's grid: 1/4 of the image side
@@ -40,8 +42,8 @@ def local_detail(image: torch.Tensor) -> torch.Tensor:
     """The fine-detail amplitude of ``image`` (N, 3, H, W in [0, 1]) around each pixel, (N, 1, H, W):
     the RMS of its luma minus a 3x3 mean over a :data:`DETAIL_WINDOW` window, times
     :data:`DETAIL_SCALE`. Zero on a flat patch, larger where edges and texture are."""
-    luma = (image * image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    high = luma - F.avg_pool2d(luma, 3, stride=1, padding=1, count_include_pad=False)
+    y = luma(image)
+    high = y - F.avg_pool2d(y, 3, stride=1, padding=1, count_include_pad=False)
     power = F.avg_pool2d(high ** 2, DETAIL_WINDOW, stride=1, padding=DETAIL_WINDOW // 2, count_include_pad=False)
     return DETAIL_SCALE * (power + 1e-8).sqrt()
 

@@ -31,7 +31,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .images import ImageLike, to_tensor
+from .images import LUMA_WEIGHTS, ImageLike, luma, to_tensor
 
 DETAIL_BAND = (0.125, 0.5)  # cycles per pixel: periods of 2 to 8 pixels
 SPECTRUM_BINS = 32
@@ -39,7 +39,8 @@ SPECTRUM_BINS = 32
 
 def _luma(image: ImageLike) -> np.ndarray:
     x = to_tensor(image)[0].double().numpy()
-    return 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
+    r, g, b = LUMA_WEIGHTS
+    return r * x[0] + g * x[1] + b * x[2]
 
 
 def radial_power_spectrum(image: ImageLike, bins: int = SPECTRUM_BINS) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +124,7 @@ def block_energy(images: "torch.Tensor", block: int = DETAIL_BLOCK) -> "torch.Te
     import torch
     import torch.nn.functional as F
 
-    weights = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
-    y = 255.0 * (images * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
+    y = 255.0 * luma(images)
     kernel = torch.tensor([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=images.dtype, device=images.device)
     energy = F.conv2d(y, kernel.view(1, 1, 3, 3)) ** 2  # interior pixels only, as laplacian_energy
     return F.avg_pool2d(energy, block)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..images import ImageLike, load_image, to_pil, to_tensor
+from ..images import LUMA_WEIGHTS, ImageLike, load_image, to_pil, to_tensor
 
 LATENT_FACTOR = 32  # the DiT works at 1/32 of the image size (DC-AE f32)
 
@@ -32,7 +32,8 @@ def latent_size(height: int, width: int) -> tuple[int, int]:
 def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     """Luma gradient magnitude (finite differences) of a 1x3xHxW image in [0, 1] -> HxW.
     Used by notebooks ``01_quickstart`` (zoom box) and ``02_variance_and_pseudo_timesteps`` (texture)."""
-    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[0]
+    r, g, b = LUMA_WEIGHTS
+    luma = (r * x[:, 0] + g * x[:, 1] + b * x[:, 2])[0]
     gx = F.pad(luma[:, 1:] - luma[:, :-1], (0, 1))
     gy = F.pad(luma[1:, :] - luma[:-1, :], (0, 0, 0, 1))
     return torch.sqrt(gx ** 2 + gy ** 2)
