@@ -96,11 +96,13 @@ def test_every_stage_runs_resumes_and_exports(train_folder, tmp_path, monkeypatc
     # the realism decoder: a texture head on the exported DiT-IC's fidelity decoder, the same files
     from ditic_lite.training.stages.realism import RealismStep, export_realism
     monkeypatch.setattr(RealismStep, "adversarial_start", 1)
-    summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01))
+    summary = train(_args("realism", train_folder, runs, steps=3, batch_size=1, crop=256, adversarial_weight=0.01,
+                          follow_detail=True, detail_power=2))
     assert summary["runs"][-1]["codec_step"] == 3 and summary["runs"][-1]["adversarial_weight"] == 0.01
     assert load_file(str(runs / "realism" / "stage.safetensors"))["gate.weight"].abs().sum() > 0  # the head learned
     realism_card = export_realism(runs, out=out)
     assert realism_card["sha256"] == zoo.sha256_file(out / "tiny" / "realism.safetensors")
+    assert realism_card["head"] == dict(width=32, noise_channels=4, blocks=4, follow_detail=True, detail_power=2)
     codec = zoo.load("tiny", rate=1, checkpoints=out)
     assert codec.realism is not None and zoo.load("mse", rate=1, checkpoints=out).realism is None
     realism = codec.decompress(data, decoder="realism")

@@ -75,6 +75,7 @@ class RealismConfig(CodedCropsConfig):
 
 
 SCALES = (1, 2)  # the discriminators' image scales: full size and half size
+HEAD_OPTIONS = ("sharpen", "follow_detail", "detail_power")  # settings that are TextureHead's arguments
 
 
 def discriminator_features(disc: PatchDiscriminator, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -99,11 +100,10 @@ class RealismStep(AdversarialStep):
 
     def __init__(self, model: DiTIC, params: list[nn.Parameter], lr: float, *, rate_log_steps: torch.Tensor,
                  quant_jitter: float, adversarial_weight: float, feature_weight: float, mse_weight: float,
-                 energy_weight: float = 0.0, overdraw_weight: float = 1.0, sharpen: bool = False,
-                 follow_detail: bool = False, detail_power: int = 1) -> None:
+                 energy_weight: float = 0.0, overdraw_weight: float = 1.0,
+                 head: Mapping[str, Any] | None = None) -> None:
         # not StageStep.__init__: nothing of the model trains (``params`` is empty), only the head
-        self.model, self.extra = model, self.extra_modules(model.config, sharpen=sharpen, follow_detail=follow_detail,
-                                                            detail_power=detail_power)
+        self.model, self.extra = model, self.extra_modules(model.config, **(head or {}))
         self.trained, self.accelerator, self.quantile_optimizer = model, None, None
         model.eval()  # every part of the model is frozen, with the rounding of real files
         self.optimizer = torch.optim.AdamW(self.extra["head"].parameters(), lr=lr, weight_decay=0.0)
@@ -118,8 +118,7 @@ class RealismStep(AdversarialStep):
         return dict(rate_log_steps=RunFolder(args.runs).rate_log_steps("codec"), quant_jitter=args.quant_jitter,
                     adversarial_weight=args.adversarial_weight, feature_weight=args.feature_weight,
                     mse_weight=args.mse_weight, energy_weight=args.energy_weight,
-                    overdraw_weight=args.overdraw_weight, sharpen=args.sharpen,
-                    follow_detail=args.follow_detail, detail_power=args.detail_power)
+                    overdraw_weight=args.overdraw_weight, head={name: getattr(args, name) for name in HEAD_OPTIONS})
 
     @classmethod
     def trainable(cls, model: DiTIC, args: TrainArgs) -> None:
@@ -207,7 +206,7 @@ def trained_head(runs: Path) -> TextureHead:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run ditic-lite train realism first")
     record = folder.summary("realism")["runs"][-1]
-    options = {name: record[name] for name in ("sharpen", "follow_detail", "detail_power") if name in record}
+    options = {name: record[name] for name in HEAD_OPTIONS if name in record}
     head = RealismStep.extra_modules(folder.config(), **options)["head"]
     head.load_state_dict(read_safetensors(path))
     return head.eval().requires_grad_(False)
