@@ -23,7 +23,6 @@ Timing (median of ``repeats`` calls after ``warmup`` calls) and peak memory are 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .checkpoints import write_card
 from .measuring import Row, error_row, make_row, measure
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -399,17 +399,6 @@ def run(device: str = "cpu", parts: Sequence[str] = ("tiny", "steps", "official"
     return {"meta": meta, "rows": [asdict(r) for r in rows], "ratios": ratios(rows, unet_steps=steps)}
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN -> null, so that the JSON is strict (readable by any parser)."""
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def _run_bench(args: argparse.Namespace) -> int:
     result = run(
         device=args.device, parts=[p.strip() for p in args.parts.split(",") if p.strip()],
@@ -421,7 +410,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     print(format_table(rows, result["ratios"]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_json_safe(result), indent=1))
+    write_card(out, result)
     print(f"wrote {out}")
     return 0
 

@@ -12,6 +12,7 @@ them after every load (SPEC 2, 4.6).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,24 @@ def save_weights(tensors: Mapping[str, torch.Tensor], path: Path, card: dict[str
               for k, v in tensors.items()}
     save_file(stored, str(path))
     card = dict(card, file=path.name, sha256=sha256_file(path), storage_dtype=str(dtype).replace("torch.", ""))
-    path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    write_card(path.with_suffix(".json"), card)
     return card
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinities -> null, in nested dicts and lists, so that the JSON is strict (readable by any parser)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_card(path: Path, card: Mapping[str, Any]) -> None:
+    """Write a model card (or any measured record) as strict, indented JSON (:func:`json_safe`)."""
+    Path(path).write_text(json.dumps(json_safe(dict(card)), indent=1))
 
 
 # ------------------------------------------------------------------------------------ fitting

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ditic_lite.training.stages.realism import tradeoff_table  # noqa: E402
+from ditic_lite.checkpoints import write_card  # noqa: E402
 from ditic_lite.evaluate import tradeoff_summary  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -57,7 +58,7 @@ def main() -> int:
         card["tradeoff"] = summary.to_dict(orient="records")
         card["tradeoff_note"] = (f"medians over {table['image'].nunique()} held-out photos, the same files for every "
                                  f"decoder; per photo in data/results/{(a.table or a.out).name}")
-        a.card.write_text(json.dumps(card, indent=1))
+        write_card(a.card, card)
     return 0
 
 

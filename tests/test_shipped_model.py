@@ -57,3 +57,14 @@ def test_model_cards_equal_the_validation_table():
 if __name__ == "__main__" and "--write-pins" in sys.argv:
     PINS.write_text(json.dumps({f"{n}/rate{r}": measure(n, r) for n, r in MODELS}, indent=1) + "\n")
     print(f"wrote {PINS}")
+
+
+def test_every_shipped_card_is_strict_json():
+    """No NaN or Infinity in a card (``checkpoints.write_card`` writes null): any JSON parser reads them."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    cards = sorted(dl.zoo.CHECKPOINT_DIR.rglob("*.json"))
+    assert cards
+    for path in cards:
+        json.loads(path.read_text(), parse_constant=refuse)

@@ -17,7 +17,8 @@ import torch
 
 from .. import zoo
 from ..checkpoints import (
-    is_entropy_table, load_into, load_weights, read_safetensors, save_weights, sha256_file, write_safetensors,
+    is_entropy_table, load_into, load_weights, read_safetensors, save_weights, sha256_file, write_card,
+    write_safetensors,
 )
 from ..config import DiTICConfig
 from ..model import DiTIC
@@ -220,5 +221,5 @@ def export(runs: Path, out: Path = zoo.CHECKPOINT_DIR, data: Path | None = None,
             path = out / card["model"] / f"rate{card['rate']}.json"
             stored = json.loads(path.read_text())
             stored["validation"] = card["validation"]
-            path.write_text(json.dumps(stored, indent=1))
+            write_card(path, stored)
     return cards

@@ -29,7 +29,6 @@ combination drew is in ``data/results/realism_experiments.csv``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
@@ -41,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..adversarial import PatchDiscriminator, hinge_discriminator_loss, hinge_generator_loss
-from ...checkpoints import read_safetensors, save_weights
+from ...checkpoints import read_safetensors, save_weights, write_card
 from ...config import DiTICConfig
 from ...model import DiTIC
 from ...evaluate import compare_decoders, tradeoff_summary
@@ -241,7 +240,7 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
         table = compare_decoders(codec, photos, rates=rates)
         card["validation"] = tradeoff_summary(table).to_dict(orient="records")
         card["validation_note"] = f"medians over {table['image'].nunique()} held-out photos, real file bytes"
-        path.with_suffix(".json").write_text(json.dumps(card, indent=1))
+        write_card(path.with_suffix(".json"), card)
     return card
 
 
