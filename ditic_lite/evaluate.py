@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -278,17 +278,19 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ the same files, two decoders
 
 def compare_decoders(codec: Codec, photos: Mapping[str, ImageLike], rates: Sequence[int] | None = None,
-                     heads: dict[str, TextureHead] | None = None) -> pd.DataFrame:
+                     heads: dict[str, TextureHead] | None = None,
+                     filters: Mapping[str, Callable[[Image.Image], Image.Image]] | None = None) -> pd.DataFrame:
     """Code each photo (``name -> image or path``) once per rate point and decode the SAME bytes
     with every decoder.
 
     ``heads`` maps a label to a texture head (default: ``{"realism": codec.realism}``); the
-    fidelity decoder is always there. One row per photo, rate point and decoder: ``bytes``,
+    fidelity decoder is always there. ``filters`` maps a label to a function applied to the
+    fidelity decoder's image (e.g. :func:`ditic_lite.realism.sharpen_detail`, a yardstick that
+    draws nothing). One row per photo, rate point and decoder: ``bytes``,
     ``bpp``, ``psnr``, ``ms_ssim``, the Laplacian detail measures
     (:func:`ditic_lite.spectrum.laplacian_detail`) and ``decode_s`` (the whole decode).
     """
     from . import zoo
-    from .spectrum import laplacian_detail
 
     heads = heads if heads is not None else {"realism": codec.realism}
     if any(h is None for h in heads.values()):
@@ -306,13 +308,24 @@ def compare_decoders(codec: Codec, photos: Mapping[str, ImageLike], rates: Seque
                     tic = time.perf_counter()
                     decoded = coder.decompress(data, decoder="fidelity" if head is None else "realism")
                     seconds = time.perf_counter() - tic
-                    rows.append({"image": name, "rate": rate, "decoder": label, "bytes": len(data),
-                                 "bpp": M.bits_per_pixel(len(data), image.height, image.width),
-                                 "psnr": M.psnr(image, decoded), "ms_ssim": M.ms_ssim(image, decoded),
-                                 **laplacian_detail(image, decoded), "decode_s": seconds})
+                    rows.append(_decoder_row(image, name, rate, label, data, decoded, seconds))
+                for label, apply in (filters or {}).items():
+                    tic = time.perf_counter()
+                    decoded = apply(coder.decompress(data, decoder="fidelity"))
+                    rows.append(_decoder_row(image, name, rate, label, data, decoded, time.perf_counter() - tic))
     finally:
         codec.realism = shipped
     return pd.DataFrame(rows)
+
+
+def _decoder_row(image: Image.Image, name: str, rate: int, decoder: str, data: bytes, decoded: Image.Image,
+                 seconds: float) -> dict[str, Any]:
+    from .spectrum import laplacian_detail
+
+    return {"image": name, "rate": rate, "decoder": decoder, "bytes": len(data),
+            "bpp": M.bits_per_pixel(len(data), image.height, image.width),
+            "psnr": M.psnr(image, decoded), "ms_ssim": M.ms_ssim(image, decoded),
+            **laplacian_detail(image, decoded), "decode_s": seconds}
 
 
 TRADEOFF_MEASURES = ["bpp", "psnr", "ms_ssim", "detail_ratio", "block_correlation", "flat_block_ratio", "decode_s"]

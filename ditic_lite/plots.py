@@ -381,16 +381,20 @@ def timing_bars(table: pd.DataFrame, stages: Sequence[str] = ("entropy_s", "dit_
 def tradeoff_chart(summary: pd.DataFrame, title: str = "") -> plt.Figure:
     """The perception-distortion trade-off of the realism decoder: PSNR (fidelity, right is
     better) against the Laplacian detail ratio (realism, up is more detail, 1 = the original's),
-    one numbered point per decoder and rate point (the shipped head starred; the key beside the
-    chart), from ``evaluate.tradeoff_summary`` (or ``evaluate.tradeoff(codec)``)."""
+    one numbered point per decoder and rate point (the shipped head starred, a yardstick without
+    training such as the unsharp mask a cross; the key beside the chart), from
+    ``evaluate.tradeoff_summary`` (or ``evaluate.tradeoff(codec)``)."""
     fig, ax = plt.subplots(figsize=(8.4, 4.2))
     decoders = list(dict.fromkeys(summary.sort_values("psnr", ascending=False)["decoder"]))
     number = {d: i + 1 for i, d in enumerate(decoders)}
     for (rate, group), colour in zip(summary.groupby("rate"), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         shipped = group["decoder"].str.contains("shipped")
-        ax.scatter(group.loc[~shipped, "psnr"], group.loc[~shipped, "detail_ratio"], color=colour,
+        untrained = group["decoder"].str.contains("no training")
+        trained = ~shipped & ~untrained
+        ax.scatter(group.loc[trained, "psnr"], group.loc[trained, "detail_ratio"], color=colour,
                    label=f"rate point {rate}")
         ax.scatter(group.loc[shipped, "psnr"], group.loc[shipped, "detail_ratio"], color=colour, marker="*", s=160)
+        ax.scatter(group.loc[untrained, "psnr"], group.loc[untrained, "detail_ratio"], color=colour, marker="x", s=60)
         for _, row in group.iterrows():
             ax.annotate(str(number[row["decoder"]]), (row["psnr"], row["detail_ratio"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8)
@@ -399,7 +403,7 @@ def tradeoff_chart(summary: pd.DataFrame, title: str = "") -> plt.Figure:
     ax.set_xlabel("PSNR (dB): pixel fidelity")
     ax.set_ylabel("detail ratio (Laplacian energy / the original's)")
     ax.set_ylim(0, max(1.1, float(summary["detail_ratio"].max()) * 1.15))
-    ax.legend(fontsize=8, title="star: the shipped head", title_fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, title="star: the shipped head\ncross: no training", title_fontsize=8, loc="upper right")
     ax.set_title(title or "same bytes, other decoders: detail against PSNR", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.62, 1))
     key = "\n".join(f"{number[d]}: {str(d).removeprefix('realism, ')}" for d in decoders)

@@ -29,8 +29,9 @@ combination drew is in ``data/results/realism_experiments.csv``.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
 import pandas as pd
@@ -45,7 +46,7 @@ from ...config import DiTICConfig
 from ...model import DiTIC
 from ...evaluate import compare_decoders, tradeoff_summary
 from ...spectrum import block_energy
-from ...realism import NOISE_SEED, REALISM_FILE, TextureHead
+from ...realism import NOISE_SEED, REALISM_FILE, TextureHead, sharpen_detail
 from ..config import CodedCropsConfig, REALISM_ADVERSARIAL_WEIGHT, TrainArgs, setting
 from ..runs import RunFolder, hardware
 from ..step import AdversarialStep, code_as_file
@@ -244,11 +245,19 @@ def export_realism(runs: Path, out: Path | None = None, data: Path | None = None
     return card
 
 
-def tradeoff_table(run_folders: Mapping[str, Path], data: Path, rates: Sequence[int] = (0, 3)) -> pd.DataFrame:
+def unsharp_label(amount: float) -> str:
+    """The trade-off table's name for :func:`~ditic_lite.realism.sharpen_detail` at ``amount``."""
+    return f"unsharp mask {amount:g}, no training"
+
+
+def tradeoff_table(run_folders: Mapping[str, Path], data: Path, rates: Sequence[int] = (0, 3),
+                   unsharp: Sequence[float] = ()) -> pd.DataFrame:
     """The perception-distortion trade-off: realism heads (``label -> runs folder``), each decoding
     the SAME files of the held-out photos in ``data`` at ``rates`` beside the fidelity decoder. One
     row per photo, rate point and decoder (``realism, LABEL``), with the head's training settings
-    (``adversarial_weight``, ``energy_weight``: NaN for the fidelity decoder) and ``steps``."""
+    (``adversarial_weight``, ``energy_weight``: NaN for the fidelity decoder) and ``steps``.
+    Each amount in ``unsharp`` adds :func:`~ditic_lite.realism.sharpen_detail` on the fidelity
+    image (``unsharp mask AMOUNT, no training``: a yardstick that draws no texture)."""
     from ... import zoo
     from ..data import VALIDATION, validation_images
 
@@ -258,9 +267,11 @@ def tradeoff_table(run_folders: Mapping[str, Path], data: Path, rates: Sequence[
     photos = {Path(rel).stem: image for rel, image in zip(VALIDATION, images)}
     labels = {f"realism, {label}": RunFolder(runs) for label, runs in run_folders.items()}
     codec = zoo.load("tiny", rate=rates[0])
-    table = compare_decoders(codec, photos, rates, heads={k: trained_head(f.root) for k, f in labels.items()})
+    filters = {unsharp_label(a): partial(sharpen_detail, amount=a) for a in unsharp}
+    table = compare_decoders(codec, photos, rates, heads={k: trained_head(f.root) for k, f in labels.items()},
+                             filters=filters)
     heads = {k: f.summary("realism") for k, f in labels.items()}  # the records of the exported heads
     for name in ("adversarial_weight", "energy_weight"):
         table[name] = table["decoder"].map({k: h["runs"][-1].get(name, 0.0) for k, h in heads.items()})
-    table["steps"] = table["decoder"].map({k: h["steps"] for k, h in heads.items()})
+    table["steps"] = table["decoder"].map({**{k: h["steps"] for k, h in heads.items()}, **{k: 0 for k in filters}})
     return table
