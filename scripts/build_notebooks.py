@@ -1689,7 +1689,8 @@ score = {d: int(met.loc[d, "targets_met"]) for d in ("realism", "unsharp mask")}
 print(f"Of the four numeric targets (detail ratio, block correlation, flat ground, PSNR cost), the realism decoder "
       f"meets {score['realism']} and the unsharp mask {score['unsharp mask']} on these photos (medians).")
 if score["unsharp mask"] >= score["realism"]:
-    print("A filter that draws no texture scores as well as the trained head: the three detail numbers say how much "
+    than = "as well as" if score["unsharp mask"] == score["realism"] else "better than"
+    print(f"A filter that draws no texture scores {than} the trained head: the three detail numbers say how much "
           "detail there is and where, not whether it is texture or sharpened edges. Only the eye, or a learned "
           "perceptual measure (LPIPS, DISTS: notebook 05), can tell those apart.")
 else:
