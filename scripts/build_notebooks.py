@@ -1760,6 +1760,24 @@ dl.exercises.check_largest(prediction, ratios.to_dict(), what="the realism decod
         "The check compared the three. A photo with large smooth areas has little detail energy of its "
         "own, so any texture drawn on it weighs heavily in the ratio; the flat-block ratio says whether "
         "that texture went onto the smooth areas themselves."),
+    exercise(4, "a stronger unsharp mask", """
+`dl.realism.sharpen_detail(fidelity, amount=8)` doubles the unsharp mask's strength (the default
+is 4). **Predict:** does its block correlation go up, go down, or stay the same (within 0.02)?
+""", """
+amount = 8         # change me: 0 gives the fidelity image back
+prediction = None  # the block correlation at this amount compared with amount 4: "up", "down" or "same"
+
+at = {a: dl.spectrum.laplacian_detail(image, dl.realism.sharpen_detail(fidelity, amount=a)) for a in (4, amount)}
+print(f"detail ratio {at[4]['detail_ratio']:.2f} -> {at[amount]['detail_ratio']:.2f}, "
+      f"flat-block ratio {at[4]['flat_block_ratio']:.2f} -> {at[amount]['flat_block_ratio']:.2f}")
+dl.exercises.check_direction(prediction, before=at[4]["block_correlation"], after=at[amount]["block_correlation"],
+                             what=f"the unsharp mask's block correlation (amount 4 -> {amount})", tolerance=0.02)""",
+        "The block correlation compares the *order* of the blocks (which has more detail than which), "
+        "not the amounts. A stronger mask strengthens every block's detail, more where there is more.",
+        "The check measured it on your photo. Strengthening every block's detail, and more where there "
+        "is more, hardly changes which blocks have the most, so the order (and the rank correlation) "
+        "mostly stays while the detail ratio and the flat-block ratio grow. That is one more reason "
+        "the three numbers need the eye beside them."),
 ) + [
     for_reviewers("""
 Definitions (fixed, `ditic_lite/spectrum.py`, `laplacian_detail`): luma $Y = 0.299R + 0.587G +
