@@ -38,7 +38,7 @@ NOISE_SEED = 0  # decoding draws the head's noise with this seed: the same file 
 FOLD = 4  # the head's grid: 1/4 of the image side
 DETAIL_WINDOW = 7  # local_detail's window (pixels)
 DETAIL_SCALE = 100.0  # local_detail's scale: 0.3 to 1 in the textured places of a decoded photo
-UNSHARP_AMOUNT = 4.0  # sharpen_detail's default strength: it then meets the four measure targets
+UNSHARP_AMOUNT = 4.0  # sharpen_detail's default: it meets the four measure targets on the held-out photos
 
 
 def high_pass(image: torch.Tensor) -> torch.Tensor:
