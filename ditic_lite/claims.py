@@ -548,10 +548,10 @@ def realism_targets_met(table: pd.DataFrame) -> pd.DataFrame:
     meets, on the medians over its photos and rate points: one row per decoder other than the
     fidelity decoder, the four medians, a True/False column per target (``meets_...``) and
     ``targets_met`` (how many)."""
-    cost = table.pivot_table(index=["image", "rate"], columns="decoder", values="psnr")
-    per_photo = table[table["decoder"] != "fidelity"].copy()
-    per_photo["psnr_cost"] = [cost.loc[(i, r), "fidelity"] - p
-                              for i, r, p in zip(per_photo["image"], per_photo["rate"], per_photo["psnr"])]
+    keys = ["image", "rate"]
+    fidelity = table[table["decoder"] == "fidelity"][keys + ["psnr"]].rename(columns={"psnr": "fidelity_psnr"})
+    per_photo = table[table["decoder"] != "fidelity"].merge(fidelity, on=keys)
+    per_photo["psnr_cost"] = per_photo["fidelity_psnr"] - per_photo["psnr"]
     medians = per_photo.groupby("decoder", sort=False)[list(REALISM_TARGETS)].median()
     for name, target in REALISM_TARGETS.items():
         above = REALISM_TARGET_ABOVE[name]
